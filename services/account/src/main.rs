@@ -1,0 +1,37 @@
+//! `account`: runs the service; `account --migrate-only` only runs the migrations.
+
+use account::{config::Config, startup::App};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(about = "The Ironvessel account service (configured by ACCOUNT_* env vars)")]
+struct Cli {
+    /// Run the database migrations and exit.
+    #[arg(long)]
+    migrate_only: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let _telemetry = platform::telemetry::init(
+        "account",
+        &platform::telemetry::TelemetryConfig::from_env()?,
+    )?;
+    let config = Config::from_env()?;
+    if cli.migrate_only {
+        let pool = platform::postgres::pool(&config.database)?;
+        account::postgres::migrate(&pool).await?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
+    let app = App::build(config).await?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        platform::http::server::shutdown_signal().await;
+        signal.cancel();
+    });
+    app.run(shutdown).await
+}

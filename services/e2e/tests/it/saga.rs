@@ -1,0 +1,387 @@
+//! Issue 4's purchase saga end to end through the gateway: every service real, events
+//! over the real broker, no fixed sleeps (every asynchronous outcome is polled).
+
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{Value, json};
+use testkit::eventually;
+
+use crate::shop::{Customer, DEADLINE, Knobs, Shop, access_token};
+
+async fn manager(shop: &Shop) -> String {
+    access_token(&shop.login("vader", "i_hate_sand").await)
+}
+
+async fn product(shop: &Shop, manager: &str, name: &str, price: f64, quantity: i64) -> i64 {
+    let response = shop
+        .send(
+            Method::POST,
+            "/inventory/product",
+            manager,
+            &json!({"name": name, "price": price, "category": "TOOL", "quantity": quantity}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn stock(shop: &Shop, token: &str, id: i64) -> i64 {
+    let body: Value = shop
+        .get(&format!("/inventory/product/{id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["quantity"].as_i64().unwrap()
+}
+
+async fn add_address(shop: &Shop, customer: &Customer) {
+    let response = shop
+        .send(
+            Method::POST,
+            "/account/address",
+            &customer.token,
+            &json!({"name": "home", "country": "uk", "city": "birmingham", "zipCode": "26593"}),
+        )
+        .await;
+    assert!(
+        response.status().is_success(),
+        "address: {}",
+        response.status()
+    );
+}
+
+/// Adds to the cart through inventory and waits until payment's cart shows it.
+async fn add_to_cart(shop: &Shop, customer: &Customer, product: i64, quantity: i64) {
+    let response = shop
+        .send(
+            Method::POST,
+            &format!("/inventory/product/{product}/addToCart"),
+            &customer.token,
+            &json!({"quantity": quantity}),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "add {product} to cart");
+    eventually("the cart to show the product", DEADLINE, || async {
+        let cart: Value = shop
+            .get("/payment/cart", &customer.token)
+            .await
+            .json()
+            .await
+            .ok()?;
+        cart["products"]
+            .as_array()?
+            .iter()
+            .any(|line| line["id"] == product && line["quantity"].as_i64() >= Some(quantity))
+            .then_some(())
+    })
+    .await;
+}
+
+/// Accepts the payment; retries while payment has not yet seen the primary address (409).
+async fn accept(shop: &Shop, customer: &Customer) {
+    eventually("the payment to be accepted", DEADLINE, || async {
+        let response = shop
+            .send(Method::POST, "/payment/accept", &customer.token, &json!({}))
+            .await;
+        match response.status().as_u16() {
+            200 => Some(()),
+            409 => None,
+            other => panic!(
+                "accept answered {other}: {}",
+                response.text().await.unwrap_or_default()
+            ),
+        }
+    })
+    .await;
+}
+
+async fn payments(shop: &Shop, customer: &Customer) -> Vec<Value> {
+    let body: Value = shop
+        .get("/payment/ofCurrentCustomer", &customer.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    body.as_array().unwrap().clone()
+}
+
+async fn payment_in(shop: &Shop, customer: &Customer, status: &str) -> Value {
+    eventually(
+        &format!("a payment to become {status}"),
+        DEADLINE,
+        || async {
+            let body: Value = shop
+                .get("/payment/ofCurrentCustomer", &customer.token)
+                .await
+                .json()
+                .await
+                .ok()?;
+            body.as_array()?
+                .iter()
+                .find(|p| p["status"] == status)
+                .cloned()
+        },
+    )
+    .await
+}
+
+async fn order_in(shop: &Shop, customer: &Customer, status: &str) -> Value {
+    eventually(&format!("an order to be {status}"), DEADLINE, || async {
+        let body: Value = shop
+            .get("/order/ofCurrentCustomer", &customer.token)
+            .await
+            .json()
+            .await
+            .ok()?;
+        body.as_array()?
+            .iter()
+            .find(|o| o["status"] == status)
+            .cloned()
+    })
+    .await
+}
+
+async fn checked_out(shop: &Shop, name: &str, lines: &[(i64, i64)]) -> Customer {
+    let customer = shop.new_customer(name).await;
+    add_address(shop, &customer).await;
+    for (product, quantity) in lines {
+        add_to_cart(shop, &customer, *product, *quantity).await;
+    }
+    accept(shop, &customer).await;
+    customer
+}
+
+#[tokio::test]
+async fn a_purchase_goes_from_cart_to_a_delivered_order() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let saber = product(&shop, &vader, "Light Saber", 13.5, 4).await;
+    let desk = product(&shop, &vader, "Desk", 25.0, 3).await;
+    let customer = checked_out(&shop, "han", &[(saber, 2), (desk, 1)]).await;
+
+    let order = order_in(&shop, &customer, "PREPARING").await;
+    assert_eq!(order["address"], "26593 birmingham, uk");
+    assert_eq!(order["customerId"], customer.id.as_str());
+    let payment = payment_in(&shop, &customer, "APPROVED").await;
+    assert_eq!(payment["totalPrice"], 52.0);
+    assert_eq!(order["paymentId"], payment["id"]);
+    assert_eq!(stock(&shop, &vader, saber).await, 2);
+    assert_eq!(stock(&shop, &vader, desk).await, 2);
+    let cart: Value = shop
+        .get("/payment/cart", &customer.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cart["products"].as_array().unwrap().len(),
+        0,
+        "the cart is empty"
+    );
+
+    let id = order["id"].as_i64().unwrap();
+    assert_eq!(
+        shop.put(&format!("/order/{id}/ship"), &vader)
+            .await
+            .status(),
+        200
+    );
+    let delivered = shop
+        .send(
+            Method::PUT,
+            &format!("/order/{id}/deliver"),
+            &vader,
+            &json!({"recipient": "Han Solo"}),
+        )
+        .await;
+    assert_eq!(delivered.status(), 200);
+    order_in(&shop, &customer, "DELIVERED").await;
+}
+
+#[tokio::test]
+async fn cancelling_an_order_refunds_the_payment_and_restores_the_stock() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let pick = product(&shop, &vader, "Ice Pick", 53.0, 12).await;
+    let customer = checked_out(&shop, "leia", &[(pick, 3)]).await;
+    let order = order_in(&shop, &customer, "PREPARING").await;
+    assert_eq!(stock(&shop, &vader, pick).await, 9);
+
+    let id = order["id"].as_i64().unwrap();
+    let cancelled = shop
+        .send(Method::PUT, &format!("/order/{id}/cancel"), &customer.token,
+            &json!({"cancellationReason": "FOUND_BETTER_ALTERNATIVE", "explanation": "cheaper elsewhere"}))
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let order = order_in(&shop, &customer, "CANCELLED").await;
+    assert_eq!(
+        order["cancellation"]["cancellationReason"],
+        "FOUND_BETTER_ALTERNATIVE"
+    );
+    assert_eq!(order["cancellation"]["explanation"], "cheaper elsewhere");
+    payment_in(&shop, &customer, "REFUNDED").await;
+    eventually("the stock to be restored", DEADLINE, || async {
+        (stock(&shop, &vader, pick).await == 12).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivered_order_cannot_be_cancelled() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let clipper = product(&shop, &vader, "Clipper", 2.5, 5).await;
+    let customer = checked_out(&shop, "luke", &[(clipper, 1)]).await;
+    let id = order_in(&shop, &customer, "PREPARING").await["id"]
+        .as_i64()
+        .unwrap();
+    shop.put(&format!("/order/{id}/ship"), &vader).await;
+    shop.send(
+        Method::PUT,
+        &format!("/order/{id}/deliver"),
+        &vader,
+        &json!({"recipient": "Luke"}),
+    )
+    .await;
+    order_in(&shop, &customer, "DELIVERED").await;
+
+    let refused = shop
+        .send(
+            Method::PUT,
+            &format!("/order/{id}/cancel"),
+            &customer.token,
+            &json!({"cancellationReason": "DONT_NEED_ANYMORE", "explanation": "too late"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    order_in(&shop, &customer, "DELIVERED").await;
+    assert_eq!(
+        payments(&shop, &customer).await[0]["status"],
+        "APPROVED",
+        "nothing changed"
+    );
+    assert_eq!(stock(&shop, &vader, clipper).await, 4);
+}
+
+#[tokio::test]
+async fn a_checkout_that_cannot_be_served_ends_cancelled_with_its_reason() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let skirt = product(&shop, &vader, "Skirt", 20.0, 1).await;
+    let pants = product(&shop, &vader, "Pants", 500.0, 7).await;
+
+    // Insufficient stock: someone else's purchase leaves none between cart and checkout.
+    let late = shop.new_customer("late").await;
+    add_address(&shop, &late).await;
+    add_to_cart(&shop, &late, skirt, 1).await;
+    let update = shop
+        .send(Method::PUT, "/inventory/product", &vader, &json!({"id": skirt, "name": "Skirt", "price": 20, "category": "CLOTHING", "quantity": 0}))
+        .await;
+    assert_eq!(update.status(), 200);
+    accept(&shop, &late).await;
+    let payment = payment_in(&shop, &late, "CANCELLED").await;
+    assert!(
+        payment["cancellationReason"]
+            .as_str()
+            .unwrap()
+            .contains("not available"),
+        "{payment}"
+    );
+    assert_eq!(stock(&shop, &vader, skirt).await, 0, "stock unchanged");
+
+    // A product deleted after it went into the cart.
+    let gone = shop.new_customer("gone").await;
+    add_address(&shop, &gone).await;
+    add_to_cart(&shop, &gone, pants, 1).await;
+    let deleted = shop
+        .client
+        .delete(shop.url(&format!("/inventory/product/{pants}")))
+        .bearer_auth(&vader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    accept(&shop, &gone).await;
+    let payment = payment_in(&shop, &gone, "CANCELLED").await;
+    assert!(
+        payment["cancellationReason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists"),
+        "{payment}"
+    );
+
+    for customer in [&late, &gone] {
+        let orders: Value = shop
+            .get("/order/ofCurrentCustomer", &customer.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(orders.as_array().unwrap().len(), 0, "no order");
+    }
+}
+
+#[tokio::test]
+async fn a_customer_without_an_address_is_refused_up_front() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let phone = product(&shop, &vader, "Phone", 5.0, 6).await;
+    let customer = shop.new_customer("nomad").await;
+    add_to_cart(&shop, &customer, phone, 1).await;
+    let response = shop
+        .send(Method::POST, "/payment/accept", &customer.token, &json!({}))
+        .await;
+    assert_eq!(response.status(), 409);
+    assert!(
+        payments(&shop, &customer).await.is_empty(),
+        "no payment left PENDING"
+    );
+    assert_eq!(stock(&shop, &vader, phone).await, 6);
+}
+
+#[tokio::test]
+async fn twenty_customers_racing_for_the_last_five_units_get_exactly_five_orders() {
+    let shop = Shop::start(Knobs::default()).await;
+    let vader = manager(&shop).await;
+    let laptop = product(&shop, &vader, "Laptop", 3000.0, 5).await;
+    let mut customers = Vec::new();
+    for n in 0..20 {
+        let customer = shop.new_customer(&format!("racer{n}")).await;
+        add_address(&shop, &customer).await;
+        add_to_cart(&shop, &customer, laptop, 1).await;
+        customers.push(customer);
+    }
+    join_all(customers.iter().map(|customer| accept(&shop, customer))).await;
+
+    let finals = join_all(customers.iter().map(|customer| async {
+        eventually("every payment to reach a final state", DEADLINE, || async {
+            let all = payments(&shop, customer).await;
+            let status = all.first()?["status"].as_str()?.to_owned();
+            (status != "PENDING").then_some(status)
+        })
+        .await
+    }))
+    .await;
+    assert_eq!(finals.iter().filter(|s| *s == "APPROVED").count(), 5);
+    assert_eq!(finals.iter().filter(|s| *s == "CANCELLED").count(), 15);
+    // Orders follow approvals asynchronously.
+    eventually("five orders", DEADLINE, || async {
+        let counts = join_all(customers.iter().map(|customer| async {
+            let body: Value = shop
+                .get("/order/ofCurrentCustomer", &customer.token)
+                .await
+                .json()
+                .await
+                .ok()?;
+            Some(body.as_array()?.len())
+        }))
+        .await;
+        (counts.iter().flatten().sum::<usize>() == 5).then_some(())
+    })
+    .await;
+    assert_eq!(stock(&shop, &vader, laptop).await, 0);
+}

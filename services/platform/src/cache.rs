@@ -1,0 +1,224 @@
+//! Cache-aside over Redis.
+//!
+//! Keys are `<prefix>:<cache>::<key>` (the original's `cache::key`, under a per-service
+//! prefix). Values are JSON with an explicit TTL. The cache is strictly an optimisation:
+//! every failure (Redis down, slow, a value that no longer deserializes) counts as a miss
+//! and the caller reads the source; after a failure the cache is skipped for a second so
+//! a dead Redis costs one timeout per second, not one per request.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::response::{IntoResponseParts, ResponseParts};
+use redis::{AsyncCommands, aio::ConnectionManager};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    config::{CacheConfig, expose},
+    metrics::Metrics,
+};
+
+/// Whether a read was served from the cache; also the `x-cache` response header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from Redis.
+    Hit,
+    /// Read from the source (and stored when possible).
+    Miss,
+}
+
+impl IntoResponseParts for CacheStatus {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        let value = match self {
+            Self::Hit => "HIT",
+            Self::Miss => "MISS",
+        };
+        res.headers_mut()
+            .insert("x-cache", http::HeaderValue::from_static(value));
+        Ok(res)
+    }
+}
+
+/// A handle on the service's cache; cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: Option<ConnectionManager>,
+    prefix: String,
+    metrics: Metrics,
+    /// Unix millis until which the cache is skipped after a failure.
+    skip_until_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("prefix", &self.inner.prefix)
+            .field("enabled", &self.inner.connection.is_some())
+            .finish()
+    }
+}
+
+const BACKOFF_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Cache {
+    /// Connects lazily; a Redis that is down at start-up is retried on use.
+    pub fn new(config: &CacheConfig, metrics: Metrics) -> Self {
+        let connection = if config.enabled {
+            match redis::Client::open(expose(&config.url)) {
+                Ok(client) => {
+                    let manager_config = redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(config.timeout))
+                        .set_response_timeout(Some(config.timeout))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_lazy_with_config(client, manager_config)
+                        .inspect_err(|err| tracing::warn!(error = %err, "cache disabled"))
+                        .ok()
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "invalid Redis URL, cache disabled");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self {
+            inner: Arc::new(Inner {
+                connection,
+                prefix: config.prefix.clone(),
+                metrics,
+                skip_until_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The full Redis key of `key` in cache `name`.
+    pub fn key(&self, name: &str, key: &str) -> String {
+        format!("{}:{name}::{key}", self.inner.prefix)
+    }
+
+    fn connection(&self) -> Option<ConnectionManager> {
+        if now_ms() < self.inner.skip_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.inner.connection.clone()
+    }
+
+    fn failed(&self, op: &str, err: &redis::RedisError) {
+        tracing::warn!(cache.op = op, error = %err, "cache unavailable, using the source");
+        let until = now_ms() + u64::try_from(BACKOFF_AFTER_FAILURE.as_millis()).unwrap_or(1000);
+        self.inner.skip_until_ms.store(until, Ordering::Relaxed);
+    }
+
+    /// The cached value, or `None` on a miss or any failure.
+    pub async fn get<T: DeserializeOwned>(&self, name: &str, key: &str) -> Option<T> {
+        let Some(mut conn) = self.connection() else {
+            self.inner.metrics.cache(name, "miss");
+            return None;
+        };
+        let raw: Result<Option<String>, _> = conn.get(self.key(name, key)).await;
+        match raw {
+            Ok(Some(raw)) => match serde_json::from_str(&raw) {
+                Ok(value) => {
+                    self.inner.metrics.cache(name, "hit");
+                    Some(value)
+                }
+                Err(err) => {
+                    tracing::warn!(cache = name, error = %err, "unreadable cache entry ignored");
+                    self.inner.metrics.cache(name, "miss");
+                    None
+                }
+            },
+            Ok(None) => {
+                self.inner.metrics.cache(name, "miss");
+                None
+            }
+            Err(err) => {
+                self.failed("get", &err);
+                self.inner.metrics.cache(name, "error");
+                None
+            }
+        }
+    }
+
+    /// Stores `value` for `ttl`. Failures are logged, never returned.
+    pub async fn put<T: Serialize>(&self, name: &str, key: &str, value: &T, ttl: Duration) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        let Ok(raw) = serde_json::to_string(value) else {
+            return;
+        };
+        let result: Result<(), _> = conn
+            .set_ex(self.key(name, key), raw, ttl.as_secs().max(1))
+            .await;
+        if let Err(err) = result {
+            self.failed("put", &err);
+        }
+    }
+
+    /// Removes entries. A failed eviction is logged loudly: the TTL bounds the staleness.
+    pub async fn evict(&self, name: &str, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        let Some(mut conn) = self.inner.connection.clone() else {
+            return;
+        };
+        let full: Vec<String> = keys.iter().map(|key| self.key(name, key)).collect();
+        let result: Result<(), _> = conn.del(full).await;
+        if let Err(err) = result {
+            tracing::error!(cache = name, error = %err, "cache eviction failed; entries expire by TTL");
+            self.failed("evict", &err);
+        }
+    }
+
+    /// Cache-aside: the cached value, or `load()` stored for `ttl`.
+    pub async fn get_or_load<T, E, F>(
+        &self,
+        name: &str,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<(T, CacheStatus), E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        if let Some(value) = self.get(name, key).await {
+            return Ok((value, CacheStatus::Hit));
+        }
+        let value = load.await?;
+        self.put(name, key, &value, ttl).await;
+        Ok((value, CacheStatus::Miss))
+    }
+
+    /// Readiness probe.
+    pub async fn ping(&self) -> Result<(), String> {
+        let Some(mut conn) = self.inner.connection.clone() else {
+            return Err("cache disabled".to_owned());
+        };
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|err| err.to_string())
+    }
+}

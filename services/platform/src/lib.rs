@@ -1,0 +1,20 @@
+//! The shared platform every Ironvessel service is built on.
+//!
+//! A service composes these pieces instead of re-inventing them: typed configuration
+//! from env vars ([`config`]), JSON logs with OpenTelemetry context ([`telemetry`]),
+//! the HTTP conventions of SPEC §2 ([`http`]), bearer-token auth against a JWKS
+//! ([`auth`]), Postgres pools and migrations ([`postgres`]), reliable messaging with a
+//! transactional outbox, an inbox and dead-letter queues ([`messaging`]), cache-aside over
+//! Redis ([`cache`]) and Prometheus metrics ([`metrics`]).
+//!
+//! Nothing in here knows about products, orders or payments: those live in the services.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod http;
+pub mod messaging;
+pub mod metrics;
+pub mod postgres;
+pub mod resilience;
+pub mod telemetry;

@@ -1,0 +1,145 @@
+//! The service's connection to RabbitMQ.
+//!
+//! Connects lazily and again after any failure, declaring the topology on every new
+//! connection, so a broker restart needs no service restart. Callers (outbox relay,
+//! consumers, readiness) ask for the connection when they need it and retry with
+//! backoff when it is not there.
+
+use std::{sync::Arc, time::Duration};
+
+use lapin::{Connection, ConnectionProperties};
+use secrecy::SecretString;
+use tokio::sync::Mutex;
+
+use super::topology;
+use crate::config::{AmqpConfig, expose};
+
+/// Why the broker could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The AMQP client failed.
+    #[error("broker error: {0}")]
+    Amqp(#[from] lapin::Error),
+    /// The broker did not answer in time.
+    #[error("broker did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The broker refused or returned a message.
+    #[error("broker rejected the message: {0}")]
+    Rejected(String),
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A shared, self-healing connection; cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: SecretString,
+    prefix: String,
+    name: String,
+    connection: Mutex<Option<Arc<Connection>>>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("prefix", &self.inner.prefix)
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Nothing is connected until first use.
+    pub fn new(config: &AmqpConfig, connection_name: &str) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                url: config.url.clone(),
+                prefix: config.prefix.clone(),
+                name: connection_name.to_owned(),
+                connection: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The name prefix of every exchange and queue.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// `name` with the prefix.
+    pub fn name(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.prefix)
+    }
+
+    /// A live connection, opened (and the topology declared) if there is none.
+    pub async fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
+        let mut guard = self.inner.connection.lock().await;
+        if let Some(connection) = guard.as_ref()
+            && connection.status().connected()
+        {
+            return Ok(connection.clone());
+        }
+        *guard = None;
+        let properties =
+            ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
+        let connection = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Connection::connect(expose(&self.inner.url), properties),
+        )
+        .await
+        .map_err(|_| BrokerError::Timeout(CONNECT_TIMEOUT))??;
+        let channel = connection.create_channel().await?;
+        topology::declare(&channel, &self.inner.prefix).await?;
+        let _ = channel.close(200, "topology declared".into()).await;
+        tracing::info!(broker.connection = %self.inner.name, "connected to the broker");
+        let connection = Arc::new(connection);
+        *guard = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Readiness: connected, or able to connect now.
+    pub async fn check(&self) -> Result<(), String> {
+        self.connection()
+            .await
+            .map(drop)
+            .map_err(|err| err.to_string())
+    }
+
+    /// Closes the connection (graceful shutdown).
+    pub async fn close(&self) {
+        if let Some(connection) = self.inner.connection.lock().await.take() {
+            let _ = connection.close(200, "shutting down".into()).await;
+        }
+    }
+}
+
+/// Exponential backoff with jitter: a random delay between half and all of `min(cap, base·2^attempt)`.
+pub fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.min(16)));
+    let ceiling = exp.min(cap);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(rand::random_range(millis / 2..=millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(2);
+        for _ in 0..100 {
+            let first = backoff(base, 0, cap);
+            assert!(first >= Duration::from_millis(50) && first <= base);
+            let late = backoff(base, 10, cap);
+            assert!(late >= Duration::from_secs(1) && late <= cap);
+        }
+    }
+}
