@@ -1,0 +1,3 @@
+//! The `ci` tool (work in progress).
+
+fn main() {}

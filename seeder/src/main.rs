@@ -1,0 +1,3 @@
+//! The seeder (work in progress).
+
+fn main() {}
