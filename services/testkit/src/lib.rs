@@ -17,6 +17,6 @@ pub mod tokens;
 
 pub use infra::Infra;
 pub use isolation::{TestBroker, TestCache, TestDatabase};
-pub use poll::eventually;
+pub use poll::{eventually, until_ready};
 pub use proxy::TcpProxy;
 pub use tokens::TestIdp;

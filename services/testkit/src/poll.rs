@@ -21,3 +21,36 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Polls `{base_url}/health/ready` until every check reports `UP` and returns the report.
+///
+/// A service connects to the broker lazily and declares the topology on connecting, so a
+/// test that needs the queues must wait for this; on a loaded machine the first
+/// connection can take longer than one readiness check allows.
+pub async fn until_ready(
+    client: &reqwest::Client,
+    base_url: &str,
+    deadline: Duration,
+) -> serde_json::Value {
+    let url = format!("{base_url}/health/ready");
+    let mut last = serde_json::Value::Null;
+    let started = tokio::time::Instant::now();
+    loop {
+        if let Ok(response) = client.get(&url).send().await
+            && let Ok(report) = response.json::<serde_json::Value>().await
+        {
+            let all_up = report["checks"]
+                .as_object()
+                .is_some_and(|checks| checks.values().all(|check| check["status"] == "UP"));
+            if all_up {
+                return report;
+            }
+            last = report;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "{base_url} not ready after {deadline:?}; last report: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

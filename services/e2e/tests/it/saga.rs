@@ -98,14 +98,18 @@ async fn accept(shop: &Shop, customer: &Customer) {
     .await;
 }
 
+/// The customer's payments; panics naming the answer if it is not a 200 with a list.
 async fn payments(shop: &Shop, customer: &Customer) -> Vec<Value> {
-    let body: Value = shop
+    let response = shop
         .get("/payment/ofCurrentCustomer", &customer.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    body.as_array().unwrap().clone()
+        .await;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "payments of {}: {body}", customer.id);
+    match serde_json::from_str::<Value>(&body) {
+        Ok(Value::Array(all)) => all,
+        _ => panic!("payments of {} are not a list: {body}", customer.id),
+    }
 }
 
 async fn payment_in(shop: &Shop, customer: &Customer, status: &str) -> Value {

@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 pub(crate) const REALM: &str = "ironvessel";
 pub(crate) const TOMMY: &str = "c908ce9d-faec-4570-b84d-71a4e77f2f4a";
 pub(crate) const LORNE: &str = "37a2191e-85a0-4bad-a853-1f29559c3092";
-pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+/// An upper bound for asynchronous outcomes, generous for a loaded CI machine; polls
+/// return as soon as the outcome is there.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 type MigrateFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>>;
@@ -239,11 +241,18 @@ impl Shop {
         let gateway_addr: SocketAddr = gateway.local_addr().expect("bound");
         spawn(&shutdown, |s| gateway.run(s));
 
+        // As a deployment's readiness gates traffic: every service has its database, its
+        // cache and the broker (topology declared) before the test sends a request.
+        let client = reqwest::Client::new();
+        for addr in [account_addr, inventory_addr, payment_addr, order_addr] {
+            testkit::until_ready(&client, &format!("http://{addr}"), DEADLINE).await;
+        }
+
         Self {
             gateway: format!("http://{gateway_addr}"),
             account: format!("http://{account_addr}"),
             identity: idp_url,
-            client: reqwest::Client::new(),
+            client,
             shutdown,
             _databases: vec![identity_db, account_db, inventory_db, payment_db, order_db],
             _broker: broker,
@@ -357,8 +366,6 @@ pub(crate) struct Customer {
     pub(crate) id: String,
     pub(crate) token: String,
 }
-
-impl Shop {}
 
 pub(crate) fn access_token(answer: &serde_json::Value) -> String {
     answer["access_token"]
