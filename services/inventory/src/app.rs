@@ -56,19 +56,14 @@ impl<S: ProductStore> Inventory<S> {
 
     /// I3: one product, cache-aside.
     pub async fn get(&self, id: ProductId) -> Result<(Product, CacheStatus), InventoryError> {
-        let key = id.to_string();
-        if let Some(product) = self.cache.get::<Product>(PRODUCT_CACHE, &key).await {
-            return Ok((product, CacheStatus::Hit));
-        }
-        let product = self
-            .store
-            .get(id)
-            .await?
-            .ok_or(InventoryError::NotFound(id))?;
         self.cache
-            .put(PRODUCT_CACHE, &key, &product, PRODUCT_TTL)
-            .await;
-        Ok((product, CacheStatus::Miss))
+            .get_or_load(PRODUCT_CACHE, &id.to_string(), PRODUCT_TTL, async {
+                self.store
+                    .get(id)
+                    .await?
+                    .ok_or(InventoryError::NotFound(id))
+            })
+            .await
     }
 
     /// I4: the products among `ids` that exist.

@@ -126,16 +126,12 @@ where
 
     /// O4: one order, cache-aside.
     pub async fn get(&self, id: OrderId) -> Result<(Order, CacheStatus), OrderError> {
-        let key = id.to_string();
-        if let Some(order) = self.caches.own.get::<Order>(ORDER_CACHE, &key).await {
-            return Ok((order, CacheStatus::Hit));
-        }
-        let order = self.store.get(id).await?.ok_or(OrderError::NotFound(id))?;
         self.caches
             .own
-            .put(ORDER_CACHE, &key, &order, ORDER_TTL)
-            .await;
-        Ok((order, CacheStatus::Miss))
+            .get_or_load(ORDER_CACHE, &id.to_string(), ORDER_TTL, async {
+                self.store.get(id).await?.ok_or(OrderError::NotFound(id))
+            })
+            .await
     }
 
     /// O3/O6: a customer's orders, cache-aside.

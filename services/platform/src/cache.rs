@@ -5,6 +5,14 @@
 //! every failure (Redis down, slow, a value that no longer deserializes) counts as a miss
 //! and the caller reads the source; after a failure the cache is skipped for a second so
 //! a dead Redis costs one timeout per second, not one per request.
+//!
+//! A read that misses must not store a value older than a concurrent write: the reader
+//! loads the source before the writer commits, the writer evicts, and then the reader
+//! stores what it loaded, stale until the TTL. So every entry has a generation
+//! (`<key>#gen`) that [`Cache::evict`] increments; [`Cache::get_or_load`] notes the
+//! generation before loading and stores the value only if it is unchanged (one Lua
+//! script, atomic in Redis). Writers commit first and evict second, so a reader either
+//! loads after the commit or finds the generation moved and stores nothing.
 
 use std::{
     sync::{
@@ -71,6 +79,30 @@ impl std::fmt::Debug for Cache {
 
 const BACKOFF_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// How long a generation outlives its last eviction; far longer than any load.
+const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Stores `ARGV[2]` at `KEYS[1]` for `ARGV[3]` seconds if the generation `KEYS[2]` is
+/// still `ARGV[1]` (`""` for none).
+const STORE_IF_UNCHANGED: &str = r"
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// For each pair (entry, generation) in `KEYS`: deletes the entry and moves the
+/// generation on, keeping it for `ARGV[1]` milliseconds.
+const EVICT: &str = r"
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
+end
+return #KEYS / 2
+";
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -112,6 +144,10 @@ impl Cache {
     /// The full Redis key of `key` in cache `name`.
     pub fn key(&self, name: &str, key: &str) -> String {
         format!("{}:{name}::{key}", self.inner.prefix)
+    }
+
+    fn generation_key(full_key: &str) -> String {
+        format!("{full_key}#gen")
     }
 
     fn connection(&self) -> Option<ConnectionManager> {
@@ -174,7 +210,9 @@ impl Cache {
         }
     }
 
-    /// Removes entries. A failed eviction is logged loudly: the TTL bounds the staleness.
+    /// Removes entries and moves their generations on, so that no read already under way
+    /// stores what it loaded before the change. A failed eviction is logged loudly: the
+    /// TTL bounds the staleness.
     pub async fn evict(&self, name: &str, keys: &[String]) {
         if keys.is_empty() {
             return;
@@ -182,8 +220,15 @@ impl Cache {
         let Some(mut conn) = self.inner.connection.clone() else {
             return;
         };
-        let full: Vec<String> = keys.iter().map(|key| self.key(name, key)).collect();
-        let result: Result<(), _> = conn.del(full).await;
+        let mut command = redis::cmd("EVAL");
+        command.arg(EVICT).arg(keys.len() * 2);
+        for key in keys {
+            let full = self.key(name, key);
+            let generation = Self::generation_key(&full);
+            command.arg(full).arg(generation);
+        }
+        command.arg(u64::try_from(GENERATION_TTL.as_millis()).unwrap_or(u64::MAX));
+        let result: Result<i64, _> = command.query_async(&mut conn).await;
         if let Err(err) = result {
             tracing::error!(cache = name, error = %err, "cache eviction failed; entries expire by TTL");
             self.failed("evict", &err);
@@ -205,9 +250,61 @@ impl Cache {
         if let Some(value) = self.get(name, key).await {
             return Ok((value, CacheStatus::Hit));
         }
+        let full = self.key(name, key);
+        let generation = self.generation(&full).await;
         let value = load.await?;
-        self.put(name, key, &value, ttl).await;
+        if let Some(generation) = generation {
+            self.store_if_unchanged(&full, &generation, &value, ttl)
+                .await;
+        }
         Ok((value, CacheStatus::Miss))
+    }
+
+    /// The entry's current generation (`""` if it was never evicted), or `None` if the
+    /// cache cannot be used now.
+    async fn generation(&self, full_key: &str) -> Option<String> {
+        let mut conn = self.connection()?;
+        let generation: Result<Option<String>, _> = conn.get(Self::generation_key(full_key)).await;
+        match generation {
+            Ok(generation) => Some(generation.unwrap_or_default()),
+            Err(err) => {
+                self.failed("get", &err);
+                None
+            }
+        }
+    }
+
+    async fn store_if_unchanged<T: Serialize>(
+        &self,
+        full_key: &str,
+        generation: &str,
+        value: &T,
+        ttl: Duration,
+    ) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        let Ok(raw) = serde_json::to_string(value) else {
+            return;
+        };
+        let result: Result<i64, _> = redis::cmd("EVAL")
+            .arg(STORE_IF_UNCHANGED)
+            .arg(2)
+            .arg(full_key)
+            .arg(Self::generation_key(full_key))
+            .arg(generation)
+            .arg(raw)
+            .arg(ttl.as_secs().max(1))
+            .query_async(&mut conn)
+            .await;
+        match result {
+            Ok(0) => tracing::debug!(
+                cache.key = full_key,
+                "entry changed while loading, not stored"
+            ),
+            Ok(_) => {}
+            Err(err) => self.failed("put", &err),
+        }
     }
 
     /// Readiness probe.

@@ -109,17 +109,15 @@ where
     /// A3: one customer, cache-aside; 404 for an unknown id or a service account.
     pub async fn get(&self, id: &str) -> Result<(Customer, CacheStatus), CustomerError> {
         let id = customer_id(id)?;
-        if let Some(customer) = self.cache.get::<Customer>(USER_CACHE, id).await {
-            return Ok((customer, CacheStatus::Hit));
-        }
-        let customer = self
-            .directory
-            .get(id)
-            .await?
-            .and_then(customer)
-            .ok_or_else(|| CustomerError::NotFound(id.to_owned()))?;
-        self.cache.put(USER_CACHE, id, &customer, USER_TTL).await;
-        Ok((customer, CacheStatus::Miss))
+        self.cache
+            .get_or_load(USER_CACHE, id, USER_TTL, async {
+                self.directory
+                    .get(id)
+                    .await?
+                    .and_then(customer)
+                    .ok_or_else(|| CustomerError::NotFound(id.to_owned()))
+            })
+            .await
     }
 
     /// A4: the customer with their orders and payments, asked concurrently of the order

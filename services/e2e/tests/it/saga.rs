@@ -1,7 +1,7 @@
 //! Issue 4's purchase saga end to end through the gateway: every service real, events
 //! over the real broker, no fixed sleeps (every asynchronous outcome is polled).
 
-use futures::future::join_all;
+use futures::{StreamExt, future::join_all, stream};
 use reqwest::Method;
 use serde_json::{Value, json};
 use testkit::eventually;
@@ -388,4 +388,96 @@ async fn twenty_customers_racing_for_the_last_five_units_get_exactly_five_orders
     })
     .await;
     assert_eq!(stock(&shop, &vader, laptop).await, 0);
+}
+
+/// Acceptance 5: every service loses its broker connection while 100 customers check
+/// out. Once the connection is back every payment reaches a final state: no event is lost
+/// (nothing stays PENDING, every approval has its order) and none is applied twice (the
+/// stock sells exactly once: 70 units, 70 approvals, 70 orders, stock 0).
+#[tokio::test]
+async fn a_broker_outage_during_a_hundred_checkouts_loses_no_event_and_applies_none_twice() {
+    const CUSTOMERS: usize = 100;
+    const UNITS: i64 = 70;
+    const BEFORE_THE_CUT: usize = 30;
+    let shop = Shop::start(Knobs {
+        broker_proxy: true,
+        ..Knobs::default()
+    })
+    .await;
+    let proxy = shop.broker_proxy.as_ref().expect("the broker proxy");
+    let vader = manager(&shop).await;
+    let lamp = product(&shop, &vader, "Lamp", 20.0, UNITS).await;
+
+    // Filling a cart needs the broker (inventory → payment), so carts come first.
+    let customers: Vec<Customer> = stream::iter(0..CUSTOMERS)
+        .map(|n| {
+            let shop = &shop;
+            async move {
+                let customer = shop.new_customer(&format!("outage{n}")).await;
+                add_address(shop, &customer).await;
+                add_to_cart(shop, &customer, lamp, 1).await;
+                customer
+            }
+        })
+        .buffer_unordered(20)
+        .collect()
+        .await;
+    // Accepting needs the customer's address in payment's projection.
+    let payment_db = shop.database("payment").pool().await;
+    eventually("payment to know every address", DEADLINE, || async {
+        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM customer")
+            .fetch_one(&payment_db)
+            .await
+            .ok()?;
+        (known == CUSTOMERS as i64).then_some(())
+    })
+    .await;
+
+    let (before, during) = customers.split_at(BEFORE_THE_CUT);
+    join_all(before.iter().map(|customer| accept(&shop, customer))).await;
+    // Cut while the first checkouts' events are on their way.
+    proxy.cut();
+    join_all(during.iter().map(|customer| accept(&shop, customer))).await;
+    for customer in during {
+        assert_eq!(
+            payments(&shop, customer).await[0]["status"],
+            "PENDING",
+            "nothing moves while the broker is unreachable"
+        );
+    }
+    proxy.restore();
+
+    let finals = join_all(customers.iter().map(|customer| async {
+        eventually("every payment to reach a final state", DEADLINE, || async {
+            let all = payments(&shop, customer).await;
+            assert_eq!(all.len(), 1, "one payment per checkout");
+            let status = all[0]["status"].as_str()?.to_owned();
+            (status != "PENDING").then_some(status)
+        })
+        .await
+    }))
+    .await;
+    let approved = finals.iter().filter(|s| *s == "APPROVED").count();
+    let cancelled = finals.iter().filter(|s| *s == "CANCELLED").count();
+    assert_eq!(
+        (approved, cancelled),
+        (UNITS as usize, CUSTOMERS - UNITS as usize)
+    );
+    assert_eq!(stock(&shop, &vader, lamp).await, 0);
+    // Each approval becomes exactly one order; a cancelled payment none.
+    for (customer, status) in customers.iter().zip(&finals) {
+        let expected = usize::from(status == "APPROVED");
+        let orders = eventually("the orders of approved payments", DEADLINE, || async {
+            let body: Value = shop
+                .get("/order/ofCurrentCustomer", &customer.token)
+                .await
+                .json()
+                .await
+                .ok()?;
+            let count = body.as_array()?.len();
+            (count >= expected).then_some(count)
+        })
+        .await;
+        assert_eq!(orders, expected, "orders of {} ({status})", customer.id);
+    }
 }

@@ -6,7 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use futures::FutureExt;
 use platform::config::Env;
 use sqlx::PgPool;
-use testkit::{TestBroker, TestCache, TestDatabase};
+use testkit::{TcpProxy, TestBroker, TestCache, TestDatabase};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const REALM: &str = "ironvessel";
@@ -54,8 +54,10 @@ pub(crate) struct Shop {
     /// The identity provider, directly (its admin API is not exposed by the gateway).
     pub(crate) identity: String,
     pub(crate) client: reqwest::Client,
+    /// The proxy between the services and RabbitMQ, with [`Knobs::broker_proxy`].
+    pub(crate) broker_proxy: Option<TcpProxy>,
     shutdown: CancellationToken,
-    _databases: Vec<TestDatabase>,
+    databases: Vec<TestDatabase>,
     _broker: TestBroker,
     _caches: Vec<TestCache>,
 }
@@ -71,6 +73,8 @@ impl Drop for Shop {
 pub(crate) struct Knobs {
     pub(crate) access_token_lifespan: Option<Duration>,
     pub(crate) brute_force_wait: Option<Duration>,
+    /// Every service reaches RabbitMQ through a [`TcpProxy`] the test can cut.
+    pub(crate) broker_proxy: bool,
 }
 
 fn spawn<F>(shutdown: &CancellationToken, run: impl FnOnce(CancellationToken) -> F)
@@ -85,6 +89,19 @@ impl Shop {
         platform::telemetry::init_for_tests();
         let shutdown = CancellationToken::new();
         let broker = TestBroker::new().await;
+        let broker_proxy = if knobs.broker_proxy {
+            Some(
+                TcpProxy::in_front_of(&broker.url)
+                    .await
+                    .expect("broker proxy"),
+            )
+        } else {
+            None
+        };
+        let amqp_url = broker_proxy.as_ref().map_or_else(
+            || broker.url.clone(),
+            |proxy| proxy.url_through(&broker.url),
+        );
         let cache = TestCache::new("account").await;
         let inventory_cache = TestCache::new("inventory").await;
         let payment_cache = TestCache::new("payment").await;
@@ -128,7 +145,7 @@ impl Shop {
             ("HTTP_PORT", "0".to_owned()),
             ("INSTANCE_ID", "account-e2e".to_owned()),
             ("DATABASE_URL", account_db.url.clone()),
-            ("AMQP_URL", broker.url.clone()),
+            ("AMQP_URL", amqp_url.clone()),
             ("AMQP_PREFIX", broker.prefix.clone()),
             ("REDIS_URL", cache.url.clone()),
             ("CACHE_PREFIX", cache.prefix.clone()),
@@ -152,7 +169,7 @@ impl Shop {
                 ("HTTP_PORT", "0".to_owned()),
                 ("INSTANCE_ID", instance.to_owned()),
                 ("DATABASE_URL", db.url.clone()),
-                ("AMQP_URL", broker.url.clone()),
+                ("AMQP_URL", amqp_url.clone()),
                 ("AMQP_PREFIX", broker.prefix.clone()),
                 ("REDIS_URL", cache.url.clone()),
                 ("CACHE_PREFIX", cache.prefix.clone()),
@@ -253,11 +270,20 @@ impl Shop {
             account: format!("http://{account_addr}"),
             identity: idp_url,
             client,
+            broker_proxy,
             shutdown,
-            _databases: vec![identity_db, account_db, inventory_db, payment_db, order_db],
+            databases: vec![identity_db, account_db, inventory_db, payment_db, order_db],
             _broker: broker,
             _caches: vec![cache, inventory_cache, payment_cache, order_cache],
         }
+    }
+
+    /// The database of `service` (`identity`, `account`, `inventory`, `payment`, `orders`).
+    pub(crate) fn database(&self, service: &str) -> &TestDatabase {
+        self.databases
+            .iter()
+            .find(|db| db.name.starts_with(&format!("iv_test_{service}_")))
+            .unwrap_or_else(|| panic!("no {service} database"))
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -1,33 +1,11 @@
 //! Outages: the broker and the database go away and come back; nothing is lost and the
 //! service recovers without a restart.
 
-use std::net::SocketAddr;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use testkit::{TcpProxy, eventually, infra::infra};
 
 use crate::helpers::{DEADLINE, Options, TestApp, channel, depth, take};
-
-fn socket(url: &str) -> SocketAddr {
-    let parsed = url::Url::parse(url).expect("URL");
-    let host = parsed.host_str().expect("host");
-    let host = if host == "localhost" {
-        "127.0.0.1"
-    } else {
-        host
-    };
-    format!("{host}:{}", parsed.port().expect("port"))
-        .parse()
-        .expect("socket address")
-}
-
-fn through(url: &str, proxy: &TcpProxy) -> String {
-    let mut parsed = url::Url::parse(url).expect("URL");
-    parsed.set_host(Some("127.0.0.1")).unwrap();
-    parsed.set_port(Some(proxy.addr().port())).unwrap();
-    parsed.to_string()
-}
 
 async fn ready_status(app: &TestApp) -> StatusCode {
     app.readiness().await.0
@@ -36,9 +14,9 @@ async fn ready_status(app: &TestApp) -> StatusCode {
 #[tokio::test]
 async fn add_to_cart_commits_while_the_broker_is_down_and_the_event_goes_out_once_it_is_back() {
     let amqp_url = infra().await.amqp_url.clone();
-    let proxy = TcpProxy::start(socket(&amqp_url)).await.unwrap();
+    let proxy = TcpProxy::in_front_of(&amqp_url).await.unwrap();
     let app = TestApp::spawn_with(Options {
-        amqp_url: Some(through(&amqp_url, &proxy)),
+        amqp_url: Some(proxy.url_through(&amqp_url)),
         ..Options::default()
     })
     .await;
@@ -90,11 +68,11 @@ async fn add_to_cart_commits_while_the_broker_is_down_and_the_event_goes_out_onc
 #[tokio::test]
 async fn readiness_is_503_while_postgres_is_unreachable_and_recovers_without_a_restart() {
     let admin = infra().await.database_url.clone();
-    let proxy = TcpProxy::start(socket(&admin)).await.unwrap();
+    let proxy = TcpProxy::in_front_of(&admin).await.unwrap();
     // The database name is only known once the test database exists, so build the app
     // first through the proxy to a database of its own.
     let mut app = TestApp::spawn().await;
-    let via_proxy = through(&app.db.url, &proxy);
+    let via_proxy = proxy.url_through(&app.db.url);
     app.stop().await;
     let app = TestApp::spawn_with(Options {
         database_url: Some(via_proxy),

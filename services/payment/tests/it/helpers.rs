@@ -107,12 +107,12 @@ impl TestApp {
         let keycloak = fake_keycloak().await;
         let account_cache_prefix = format!("{}:account", cache.prefix);
         let db_proxy = if options.database_proxy {
-            Some(TcpProxy::start(socket(&db.url)).await.expect("proxy"))
+            Some(TcpProxy::in_front_of(&db.url).await.expect("proxy"))
         } else {
             None
         };
         let database_url = match &db_proxy {
-            Some(proxy) => through(&db.url, proxy),
+            Some(proxy) => proxy.url_through(&db.url),
             None => db.url.clone(),
         };
         let config = Config {
@@ -449,24 +449,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
-}
-
-fn socket(url: &str) -> SocketAddr {
-    let parsed = url::Url::parse(url).expect("URL");
-    let host = match parsed.host_str().expect("host") {
-        "localhost" => "127.0.0.1",
-        host => host,
-    };
-    format!("{host}:{}", parsed.port().unwrap_or(5432))
-        .parse()
-        .expect("socket address")
-}
-
-fn through(url: &str, proxy: &TcpProxy) -> String {
-    let mut parsed = url::Url::parse(url).expect("URL");
-    parsed.set_host(Some("127.0.0.1")).expect("host");
-    parsed.set_port(Some(proxy.addr().port())).expect("port");
-    parsed.to_string()
 }
 
 /// A publishing channel with confirms.

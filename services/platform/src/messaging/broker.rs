@@ -101,12 +101,24 @@ impl Broker {
         Ok(connection)
     }
 
-    /// Readiness: connected, or able to connect now.
+    /// Readiness: whether the connection is up. Never waits on a connection attempt in
+    /// progress (the relay and the consumers reconnect in the background), so a probe
+    /// answers at once even while the broker is unreachable; only when nobody is
+    /// connecting does it try once itself.
     pub async fn check(&self) -> Result<(), String> {
-        self.connection()
-            .await
-            .map(drop)
-            .map_err(|err| err.to_string())
+        match self.inner.connection.try_lock() {
+            Err(_) => Err("connecting to the broker".to_owned()),
+            Ok(guard) => match guard.as_ref() {
+                Some(connection) if connection.status().connected() => Ok(()),
+                _ => {
+                    drop(guard);
+                    self.connection()
+                        .await
+                        .map(drop)
+                        .map_err(|err| err.to_string())
+                }
+            },
+        }
     }
 
     /// Closes the connection (graceful shutdown).
