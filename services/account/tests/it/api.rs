@@ -389,6 +389,8 @@ async fn the_openapi_document_describes_every_endpoint() {
 #[tokio::test]
 async fn readiness_checks_the_database_the_broker_and_the_cache() {
     let app = TestApp::spawn().await;
+    // The broker connects in the background; readiness reports it UP once it has.
+    testkit::until_ready(&app.client, &app.base, crate::helpers::DEADLINE).await;
     let (status, report) = app.readiness().await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(report["status"], "UP", "{report}");

@@ -1,5 +1,6 @@
 //! End-to-end tests through the gateway.
 
+mod journey;
 mod saga;
 mod shop;
 mod token_flow;

@@ -47,8 +47,8 @@ async fn a_stock_decrement_and_a_delete_are_seen_at_once() {
     assert_eq!(read(&app, id).await.1, "HIT");
 
     let (_conn, ch) = channel(&app.broker.url).await;
-    // Readiness connects to the broker and declares the topology.
-    app.readiness().await;
+    // The topology is declared once the broker is connected.
+    testkit::until_ready(&app.client, &app.base, crate::helpers::DEADLINE).await;
     let body = serde_json::to_vec(&payment_saved(Uuid::new_v4(), 1, &[(id, 2)])).unwrap();
     publish_raw(&ch, &app.queue("payment.topic"), "payment.saved", &body).await;
     take(&ch, &app.queue("payment.product.checked"), 1).await;

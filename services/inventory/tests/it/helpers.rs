@@ -149,7 +149,7 @@ impl TestApp {
             .expect("request")
     }
 
-    /// `/health/ready`: status and report. Also connects the broker and declares the topology.
+    /// `/health/ready`: status and report.
     pub(crate) async fn readiness(&self) -> (reqwest::StatusCode, Value) {
         let response = self
             .client

@@ -204,7 +204,7 @@ async fn add_to_cart_publishes_product_available_in_the_envelope() {
 #[tokio::test]
 async fn a_refund_restores_the_stock_exactly_once() {
     let app = TestApp::spawn().await;
-    app.readiness().await;
+    testkit::until_ready(&app.client, &app.base, DEADLINE).await;
     let id = app.product("Desk", "25", 3).await;
     let (_conn, ch) = channel(&app.broker.url).await;
     let exchange = app.queue("payment.topic");

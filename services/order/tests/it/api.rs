@@ -536,6 +536,8 @@ async fn the_openapi_document_lists_every_route() {
 #[tokio::test]
 async fn readiness_checks_the_database_broker_and_cache() {
     let app = TestApp::spawn().await;
+    // The broker connects in the background; readiness reports it UP once it has.
+    testkit::until_ready(&app.client, &app.base, crate::helpers::DEADLINE).await;
     let (status, report) = app.readiness().await;
     assert_eq!(status, StatusCode::OK);
     for check in ["database", "broker", "cache"] {

@@ -41,6 +41,8 @@ struct Inner {
     prefix: String,
     name: String,
     connection: Mutex<Option<Arc<Connection>>>,
+    /// The last connection made, readable without waiting on a connection attempt.
+    current: std::sync::Mutex<Option<Arc<Connection>>>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -61,6 +63,7 @@ impl Broker {
                 prefix: config.prefix.clone(),
                 name: connection_name.to_owned(),
                 connection: Mutex::new(None),
+                current: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -98,31 +101,43 @@ impl Broker {
         tracing::info!(broker.connection = %self.inner.name, "connected to the broker");
         let connection = Arc::new(connection);
         *guard = Some(connection.clone());
+        *self.current() = Some(connection.clone());
         Ok(connection)
     }
 
-    /// Readiness: whether the connection is up. Never waits on a connection attempt in
-    /// progress (the relay and the consumers reconnect in the background), so a probe
-    /// answers at once even while the broker is unreachable; only when nobody is
-    /// connecting does it try once itself.
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Readiness: whether the connection is up, answered at once. A probe must not wait
+    /// on a broker that does not answer; when there is no connection, one is started in
+    /// the background (the relay and the consumers reconnect by themselves too) and the
+    /// next probe sees it.
     pub async fn check(&self) -> Result<(), String> {
-        match self.inner.connection.try_lock() {
-            Err(_) => Err("connecting to the broker".to_owned()),
-            Ok(guard) => match guard.as_ref() {
-                Some(connection) if connection.status().connected() => Ok(()),
-                _ => {
-                    drop(guard);
-                    self.connection()
-                        .await
-                        .map(drop)
-                        .map_err(|err| err.to_string())
-                }
-            },
+        let connected = self
+            .current()
+            .as_ref()
+            .is_some_and(|connection| connection.status().connected());
+        if connected {
+            return Ok(());
         }
+        if self.inner.connection.try_lock().is_ok() {
+            let broker = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = broker.connection().await {
+                    tracing::debug!(error = %err, "background broker connection failed");
+                }
+            });
+        }
+        Err("not connected to the broker (reconnecting)".to_owned())
     }
 
     /// Closes the connection (graceful shutdown).
     pub async fn close(&self) {
+        self.current().take();
         if let Some(connection) = self.inner.connection.lock().await.take() {
             let _ = connection.close(200, "shutting down".into()).await;
         }
