@@ -2,5 +2,6 @@
 
 mod journey;
 mod saga;
+mod seeded;
 mod shop;
 mod token_flow;

@@ -75,6 +75,8 @@ pub(crate) struct Knobs {
     pub(crate) brute_force_wait: Option<Duration>,
     /// Every service reaches RabbitMQ through a [`TcpProxy`] the test can cut.
     pub(crate) broker_proxy: bool,
+    /// Databases loaded by the seeder with this plan before the services start.
+    pub(crate) seed: Option<seeder::Plan>,
 }
 
 fn spawn<F>(shutdown: &CancellationToken, run: impl FnOnce(CancellationToken) -> F)
@@ -114,6 +116,48 @@ impl Shop {
         )
         .await
         .expect("identity database");
+        let account_db = TestDatabase::create(
+            "account",
+            &platform::postgres::schema_fingerprint(&account::postgres::MIGRATOR),
+            migrate_account,
+        )
+        .await
+        .expect("account database");
+        let inventory_db = TestDatabase::create(
+            "inventory",
+            &platform::postgres::schema_fingerprint(&inventory::postgres::MIGRATOR),
+            migrate_inventory,
+        )
+        .await
+        .expect("inventory database");
+        let payment_db = TestDatabase::create(
+            "payment",
+            &platform::postgres::schema_fingerprint(&payment::postgres::MIGRATOR),
+            migrate_payment,
+        )
+        .await
+        .expect("payment database");
+        let order_db = TestDatabase::create(
+            "orders",
+            &platform::postgres::schema_fingerprint(&order::postgres::MIGRATOR),
+            migrate_order,
+        )
+        .await
+        .expect("order database");
+        if let Some(plan) = &knobs.seed {
+            // Loaded before any service starts, as on a fresh deployment.
+            let targets = seeder::Targets::from_urls(&[
+                (seeder::Service::Identity, identity_db.url.as_str()),
+                (seeder::Service::Account, account_db.url.as_str()),
+                (seeder::Service::Inventory, inventory_db.url.as_str()),
+                (seeder::Service::Order, order_db.url.as_str()),
+                (seeder::Service::Payment, payment_db.url.as_str()),
+            ])
+            .expect("seeder targets");
+            seeder::run(plan, &targets, &seeder::RunOptions::default())
+                .await
+                .expect("seeded");
+        }
         let mut identity_config = identity::config::Config::for_tests(&identity_db.url);
         identity_config.access_token_lifespan = knobs.access_token_lifespan;
         identity_config.brute_force_wait = knobs.brute_force_wait;
@@ -126,13 +170,6 @@ impl Shop {
         spawn(&shutdown, |s| identity.run(s));
 
         let account_cache_prefix = cache.prefix.clone();
-        let account_db = TestDatabase::create(
-            "account",
-            &platform::postgres::schema_fingerprint(&account::postgres::MIGRATOR),
-            migrate_account,
-        )
-        .await
-        .expect("account database");
         let auth = |issuer: &str, jwks: &str| {
             vec![
                 ("AUTH_ISSUER", issuer.to_owned()),
@@ -179,13 +216,6 @@ impl Shop {
             vars.extend(auth(&issuer, &jwks));
             vars
         };
-        let inventory_db = TestDatabase::create(
-            "inventory",
-            &platform::postgres::schema_fingerprint(&inventory::postgres::MIGRATOR),
-            migrate_inventory,
-        )
-        .await
-        .expect("inventory database");
         let inventory_config = inventory::config::Config::from(&env(
             "INVENTORY",
             common(&inventory_db, &inventory_cache, "inventory-e2e"),
@@ -197,13 +227,6 @@ impl Shop {
         let inventory_addr: SocketAddr = inventory.local_addr().expect("bound");
         spawn(&shutdown, |s| inventory.run(s));
 
-        let payment_db = TestDatabase::create(
-            "payment",
-            &platform::postgres::schema_fingerprint(&payment::postgres::MIGRATOR),
-            migrate_payment,
-        )
-        .await
-        .expect("payment database");
         let payment_config = payment::config::Config::from(&env(
             "PAYMENT",
             common(&payment_db, &payment_cache, "payment-e2e"),
@@ -215,13 +238,6 @@ impl Shop {
         let payment_addr: SocketAddr = payment.local_addr().expect("bound");
         spawn(&shutdown, |s| payment.run(s));
 
-        let order_db = TestDatabase::create(
-            "orders",
-            &platform::postgres::schema_fingerprint(&order::postgres::MIGRATOR),
-            migrate_order,
-        )
-        .await
-        .expect("order database");
         let mut order_vars = common(&order_db, &order_cache, "order-e2e");
         order_vars.push(("PAYMENT_URL", format!("http://{payment_addr}")));
         let order_config =
