@@ -21,10 +21,8 @@ mod journey;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::{
-    journey::{accept, add_address, add_to_cart, manager, product},
+    journey::{accept, add_address, add_to_cart, manager, orders, product},
     shop::{Knobs, Shop},
 };
 
@@ -44,16 +42,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn orders(shop: &Shop, token: &str) -> Option<usize> {
-    let body: Value = shop
-        .get("/order/ofCurrentCustomer", token)
-        .await
-        .json()
-        .await
-        .ok()?;
-    Some(body.as_array()?.len())
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; the filter arguments of libtest mean nothing here.
@@ -70,7 +58,7 @@ async fn main() {
         accept(&shop, &customer).await;
         let accepted = Instant::now();
         loop {
-            if orders(&shop, &customer.token).await == Some(i + 1) {
+            if orders(&shop, &customer).await.map(|o| o.len()) == Some(i + 1) {
                 break;
             }
             assert!(

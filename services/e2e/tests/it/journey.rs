@@ -103,18 +103,34 @@ pub(crate) async fn accept(shop: &Shop, customer: &Customer) {
     .await;
 }
 
-/// The customer's payments; panics naming the answer if it is not a 200 with a list.
-pub(crate) async fn payments(shop: &Shop, customer: &Customer) -> Vec<Value> {
-    let response = shop
-        .get("/payment/ofCurrentCustomer", &customer.token)
-        .await;
+/// The list at `path`, or `None` unless the answer is a JSON list (a poll tries again).
+pub(crate) async fn try_list(shop: &Shop, path: &str, token: &str) -> Option<Vec<Value>> {
+    match shop.get(path, token).await.json::<Value>().await.ok()? {
+        Value::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// The list at `path`; panics naming the answer if it is not a 200 with a list.
+pub(crate) async fn list(shop: &Shop, path: &str, token: &str) -> Vec<Value> {
+    let response = shop.get(path, token).await;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "payments of {}: {body}", customer.id);
+    assert_eq!(status, 200, "{path}: {body}");
     match serde_json::from_str::<Value>(&body) {
-        Ok(Value::Array(all)) => all,
-        _ => panic!("payments of {} are not a list: {body}", customer.id),
+        Ok(Value::Array(items)) => items,
+        _ => panic!("{path} is not a list: {body}"),
     }
+}
+
+/// The customer's payments.
+pub(crate) async fn payments(shop: &Shop, customer: &Customer) -> Vec<Value> {
+    list(shop, "/payment/ofCurrentCustomer", &customer.token).await
+}
+
+/// The customer's orders, `None` if they cannot be read right now.
+pub(crate) async fn orders(shop: &Shop, customer: &Customer) -> Option<Vec<Value>> {
+    try_list(shop, "/order/ofCurrentCustomer", &customer.token).await
 }
 
 pub(crate) async fn payment_in(shop: &Shop, customer: &Customer, status: &str) -> Value {
@@ -122,16 +138,10 @@ pub(crate) async fn payment_in(shop: &Shop, customer: &Customer, status: &str) -
         &format!("a payment to become {status}"),
         DEADLINE,
         || async {
-            let body: Value = shop
-                .get("/payment/ofCurrentCustomer", &customer.token)
-                .await
-                .json()
-                .await
-                .ok()?;
-            body.as_array()?
-                .iter()
+            try_list(shop, "/payment/ofCurrentCustomer", &customer.token)
+                .await?
+                .into_iter()
                 .find(|p| p["status"] == status)
-                .cloned()
         },
     )
     .await
@@ -139,16 +149,10 @@ pub(crate) async fn payment_in(shop: &Shop, customer: &Customer, status: &str) -
 
 pub(crate) async fn order_in(shop: &Shop, customer: &Customer, status: &str) -> Value {
     eventually(&format!("an order to be {status}"), DEADLINE, || async {
-        let body: Value = shop
-            .get("/order/ofCurrentCustomer", &customer.token)
-            .await
-            .json()
-            .await
-            .ok()?;
-        body.as_array()?
-            .iter()
+        orders(shop, customer)
+            .await?
+            .into_iter()
             .find(|o| o["status"] == status)
-            .cloned()
     })
     .await
 }

@@ -8,8 +8,8 @@ use testkit::eventually;
 
 use crate::{
     journey::{
-        accept, add_address, add_to_cart, checked_out, manager, order_in, payment_in, payments,
-        product, stock,
+        accept, add_address, add_to_cart, checked_out, manager, order_in, orders, payment_in,
+        payments, product, stock,
     },
     shop::{Customer, DEADLINE, Knobs, Shop},
 };
@@ -175,13 +175,11 @@ async fn a_checkout_that_cannot_be_served_ends_cancelled_with_its_reason() {
     );
 
     for customer in [&late, &gone] {
-        let orders: Value = shop
-            .get("/order/ofCurrentCustomer", &customer.token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(orders.as_array().unwrap().len(), 0, "no order");
+        assert_eq!(
+            orders(&shop, customer).await.map(|o| o.len()),
+            Some(0),
+            "no order"
+        );
     }
 }
 
@@ -230,15 +228,11 @@ async fn twenty_customers_racing_for_the_last_five_units_get_exactly_five_orders
     assert_eq!(finals.iter().filter(|s| *s == "CANCELLED").count(), 15);
     // Orders follow approvals asynchronously.
     eventually("five orders", DEADLINE, || async {
-        let counts = join_all(customers.iter().map(|customer| async {
-            let body: Value = shop
-                .get("/order/ofCurrentCustomer", &customer.token)
-                .await
-                .json()
-                .await
-                .ok()?;
-            Some(body.as_array()?.len())
-        }))
+        let counts = join_all(
+            customers
+                .iter()
+                .map(|customer| async { orders(&shop, customer).await.map(|o| o.len()) }),
+        )
         .await;
         (counts.iter().flatten().sum::<usize>() == 5).then_some(())
     })
@@ -323,17 +317,11 @@ async fn a_broker_outage_during_a_hundred_checkouts_loses_no_event_and_applies_n
     // Each approval becomes exactly one order; a cancelled payment none.
     for (customer, status) in customers.iter().zip(&finals) {
         let expected = usize::from(status == "APPROVED");
-        let orders = eventually("the orders of approved payments", DEADLINE, || async {
-            let body: Value = shop
-                .get("/order/ofCurrentCustomer", &customer.token)
-                .await
-                .json()
-                .await
-                .ok()?;
-            let count = body.as_array()?.len();
+        let count = eventually("the orders of approved payments", DEADLINE, || async {
+            let count = orders(&shop, customer).await?.len();
             (count >= expected).then_some(count)
         })
         .await;
-        assert_eq!(orders, expected, "orders of {} ({status})", customer.id);
+        assert_eq!(count, expected, "orders of {} ({status})", customer.id);
     }
 }

@@ -3,20 +3,11 @@
 //! payments and orders the seeder's generators say they have.
 
 use seeder::{Plan, generate};
-use serde_json::Value;
 
-use crate::shop::{Knobs, Shop, access_token};
-
-async fn list(shop: &Shop, path: &str, token: &str) -> Vec<Value> {
-    let response = shop.get(path, token).await;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "{path}: {body}");
-    match serde_json::from_str(&body) {
-        Ok(Value::Array(items)) => items,
-        _ => panic!("{path} is not a list: {body}"),
-    }
-}
+use crate::{
+    journey::list,
+    shop::{Knobs, Shop, access_token},
+};
 
 #[tokio::test]
 async fn a_seeded_customer_logs_in_through_the_gateway_and_sees_their_data() {

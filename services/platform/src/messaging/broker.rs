@@ -40,9 +40,10 @@ struct Inner {
     url: SecretString,
     prefix: String,
     name: String,
-    connection: Mutex<Option<Arc<Connection>>>,
-    /// The last connection made, readable without waiting on a connection attempt.
+    /// The last connection made; read without waiting on a connection attempt.
     current: std::sync::Mutex<Option<Arc<Connection>>>,
+    /// Held while connecting, so that one caller connects and the others wait for it.
+    connecting: Mutex<()>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -62,8 +63,8 @@ impl Broker {
                 url: config.url.clone(),
                 prefix: config.prefix.clone(),
                 name: connection_name.to_owned(),
-                connection: Mutex::new(None),
                 current: std::sync::Mutex::new(None),
+                connecting: Mutex::new(()),
             }),
         }
     }
@@ -80,13 +81,15 @@ impl Broker {
 
     /// A live connection, opened (and the topology declared) if there is none.
     pub async fn connection(&self) -> Result<Arc<Connection>, BrokerError> {
-        let mut guard = self.inner.connection.lock().await;
-        if let Some(connection) = guard.as_ref()
-            && connection.status().connected()
-        {
-            return Ok(connection.clone());
+        if let Some(connection) = self.live() {
+            return Ok(connection);
         }
-        *guard = None;
+        let _connecting = self.inner.connecting.lock().await;
+        // Someone else may have connected while this caller waited.
+        if let Some(connection) = self.live() {
+            return Ok(connection);
+        }
+        self.current().take();
         let properties =
             ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
         let connection = tokio::time::timeout(
@@ -100,9 +103,16 @@ impl Broker {
         let _ = channel.close(200, "topology declared".into()).await;
         tracing::info!(broker.connection = %self.inner.name, "connected to the broker");
         let connection = Arc::new(connection);
-        *guard = Some(connection.clone());
         *self.current() = Some(connection.clone());
         Ok(connection)
+    }
+
+    /// The current connection if it is up.
+    fn live(&self) -> Option<Arc<Connection>> {
+        self.current()
+            .as_ref()
+            .filter(|connection| connection.status().connected())
+            .cloned()
     }
 
     fn current(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
@@ -117,14 +127,10 @@ impl Broker {
     /// the background (the relay and the consumers reconnect by themselves too) and the
     /// next probe sees it.
     pub async fn check(&self) -> Result<(), String> {
-        let connected = self
-            .current()
-            .as_ref()
-            .is_some_and(|connection| connection.status().connected());
-        if connected {
+        if self.live().is_some() {
             return Ok(());
         }
-        if self.inner.connection.try_lock().is_ok() {
+        if self.inner.connecting.try_lock().is_ok() {
             let broker = self.clone();
             tokio::spawn(async move {
                 if let Err(err) = broker.connection().await {
@@ -137,8 +143,9 @@ impl Broker {
 
     /// Closes the connection (graceful shutdown).
     pub async fn close(&self) {
-        self.current().take();
-        if let Some(connection) = self.inner.connection.lock().await.take() {
+        let _connecting = self.inner.connecting.lock().await;
+        let current = self.current().take();
+        if let Some(connection) = current {
             let _ = connection.close(200, "shutting down".into()).await;
         }
     }
