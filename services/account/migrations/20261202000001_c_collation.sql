@@ -1,0 +1,4 @@
+-- Customer ids are opaque identifiers from the identity provider: compare them byte by
+-- byte. Under the database's linguistic collation every index comparison on them is a
+-- strcoll() call (index builds ran 2.4x slower under C.UTF-8 than under "C").
+ALTER TABLE address ALTER COLUMN customer_id TYPE VARCHAR(255) COLLATE "C";
