@@ -20,11 +20,7 @@
 //! - every timestamp lies in the plan's period, and children never predate parents.
 
 use chrono::{DateTime, Utc};
-use fake::{
-    Fake as _,
-    faker::{address::raw::CityName, phone_number::raw::PhoneNumber},
-    locales::{Data, EN},
-};
+use fake::locales::{Data, EN};
 use inventory::domain::Category;
 use order::domain::{CancellationReason, OrderStatus};
 use payment::domain::{PaymentStatus, payment::DEFAULT_CANCELLATION_REASON};
@@ -146,6 +142,35 @@ fn pick<'a, R: RngCore>(rng: &mut R, items: &[&'a str]) -> &'a str {
     items[rng.random_range(0..items.len())]
 }
 
+/// A city name from fake's English word lists ("Port Aliceton", "Smithville"): picked
+/// and concatenated directly, because fake's own `CityName` expands a template with
+/// `str::replace` and was the seeder's single costliest call (every order and payment
+/// projection regenerates its customer's addresses).
+fn city<R: RngCore>(rng: &mut R) -> String {
+    let mut city = String::with_capacity(24);
+    if rng.random_ratio(1, 5) {
+        city.push_str(pick(rng, <EN as Data>::ADDRESS_CITY_PREFIX));
+        city.push(' ');
+    }
+    city.push_str(if rng.random_ratio(1, 3) {
+        pick(rng, <EN as Data>::NAME_FIRST_NAME)
+    } else {
+        pick(rng, <EN as Data>::NAME_LAST_NAME)
+    });
+    city.push_str(pick(rng, <EN as Data>::ADDRESS_CITY_SUFFIX));
+    city
+}
+
+/// A North American phone number, `(NXX) NXX-XXXX`.
+fn phone_number<R: RngCore>(rng: &mut R) -> String {
+    format!(
+        "({}) {}-{:04}",
+        rng.random_range(200..1000),
+        rng.random_range(200..1000),
+        rng.random_range(0..10_000)
+    )
+}
+
 /// Lower-case ASCII letters and digits only, for usernames and emails.
 fn slug(name: &str) -> String {
     name.chars()
@@ -265,7 +290,7 @@ pub fn user(plan: &Plan, index: u64) -> User {
     let birth_year = rng.random_range(1950..=2006);
     let birth_month = rng.random_range(1..=12);
     let birth_day = rng.random_range(1..=28);
-    let phone_number: String = PhoneNumber(EN).fake_with_rng(&mut rng);
+    let phone_number = phone_number(&mut rng);
     User {
         index,
         id: user_id(plan, index),
@@ -333,7 +358,7 @@ pub fn addresses(plan: &Plan, index: u64) -> Vec<Address> {
                 created,
                 (created + 30 * 86_400_000_000).min(until),
             );
-            let city: String = CityName(EN).fake_with_rng(&mut rng);
+            let city = city(&mut rng);
             let zip_code = format!("{:05}", rng.random_range(1_000..100_000));
             Address {
                 id: plan.offsets.addresses + (index * MAX_ADDRESSES + slot) as i64 + 1,
