@@ -3,9 +3,11 @@
 //! `cargo xtask test` is the README's test command and what `.ci/run` executes: it runs
 //! every check in order (format, lints, the architecture check, a compile of the benches,
 //! doctests, and the test suite) and stops at the first failure with a non-zero exit.
-//! `cargo xtask up` runs the whole shop locally (see the `up` module).
+//! `cargo xtask up` runs the whole shop locally (see the `up` module); `cargo xtask perf`
+//! runs the load-test experiments and writes `target/perf/report.md` (see `perf`).
 
 mod arch_check;
+mod perf;
 mod up;
 
 use std::{
@@ -50,6 +52,10 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Runs short versions of the load-test experiments (baseline, SLO run, merge,
+    /// caching, scaling under CPU quotas) and writes target/perf/report.md. Not part of
+    /// `test`; stop `cargo xtask up` first, it uses the same ports.
+    Perf(perf::PerfArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,7 @@ fn run(command: Cmd) -> Result<()> {
         Cmd::Test { skip_lint, skip_up } => test(&root, skip_lint, skip_up),
         Cmd::ArchCheck => step("arch-check: domain stays pure", || arch_check::run(&root)),
         Cmd::Up { replicas, check } => up::run(&root, &replicas, check),
+        Cmd::Perf(args) => perf::run(&root, &args),
     }
 }
 

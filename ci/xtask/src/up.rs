@@ -8,7 +8,7 @@
 //! walkthrough against the running shop instead of waiting, then stops it.
 
 mod infrastructure;
-mod services;
+pub(crate) mod services;
 mod supervisor;
 mod walkthrough;
 
@@ -223,7 +223,7 @@ fn build(root: &Path) -> Result<PathBuf> {
 }
 
 /// Cargo's target directory (it honours `CARGO_TARGET_DIR` and config).
-fn target_directory(root: &Path) -> Result<PathBuf> {
+pub(crate) fn target_directory(root: &Path) -> Result<PathBuf> {
     let output = crate::cargo_command(root)
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())

@@ -16,6 +16,7 @@
 //! | `INVENTORY_AUTH_JWKS_URL` | `<issuer>/protocol/openid-connect/certs` |
 //! | `INVENTORY_AUTH_AUDIENCE`, `INVENTORY_AUTH_LEEWAY_MS` | `ironvessel`, `5000` |
 //! | `INVENTORY_SEED_DEMO` | `false`: load the original's 8 demo products into an empty table |
+//! | `INVENTORY_CACHE_EVICTION` | `true`; `false` leaves stale products in the cache after writes, only for the load test's staleness check |
 //!
 //! Logging and tracing use `RUST_LOG`, `LOG_FORMAT` and `OTEL_EXPORTER_OTLP_ENDPOINT`.
 
@@ -44,6 +45,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Load the demo products at start-up.
     pub seed_demo: bool,
+    /// Evict cached products on writes. Off only to show that the load test's
+    /// staleness check catches a stale cache; never in a deployment.
+    pub cache_eviction: bool,
 }
 
 impl Config {
@@ -61,6 +65,7 @@ impl Config {
             cache: CacheConfig::from_env(env, SERVICE)?,
             auth: AuthConfig::from_env(env)?,
             seed_demo: env.get("SEED_DEMO", false)?,
+            cache_eviction: env.get("CACHE_EVICTION", true)?,
         })
     }
 }

@@ -49,7 +49,12 @@ impl App {
             &config.amqp,
             &format!("{SERVICE}@{}", config.http.instance_id),
         );
-        let cache = Cache::new(&config.cache, metrics.clone());
+        let cache = if config.cache_eviction {
+            Cache::new(&config.cache, metrics.clone())
+        } else {
+            tracing::warn!("cache eviction is off: products go stale after writes (tests only)");
+            Cache::without_eviction(&config.cache, metrics.clone())
+        };
         let state = AppState {
             inventory: Inventory::new(PgProductStore::new(pool.clone()), cache.clone()),
             auth: Authenticator::new(config.auth.clone()),

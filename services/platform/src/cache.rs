@@ -66,6 +66,8 @@ struct Inner {
     metrics: Metrics,
     /// Unix millis until which the cache is skipped after a failure.
     skip_until_ms: AtomicU64,
+    /// Whether [`Cache::evict`] evicts; off only in [`Cache::without_eviction`].
+    evicts: bool,
 }
 
 impl std::fmt::Debug for Cache {
@@ -73,6 +75,7 @@ impl std::fmt::Debug for Cache {
         f.debug_struct("Cache")
             .field("prefix", &self.inner.prefix)
             .field("enabled", &self.inner.connection.is_some())
+            .field("evicts", &self.inner.evicts)
             .finish()
     }
 }
@@ -91,6 +94,11 @@ if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
 end
 return 0
 ";
+
+/// How often an eviction is tried before the entry is left to its TTL.
+const EVICT_ATTEMPTS: u32 = 3;
+/// The pause before the second attempt (doubled before the third).
+const EVICT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// For each pair (entry, generation) in `KEYS`: deletes the entry and moves the
 /// generation on, keeping it for `ARGV[1]` milliseconds.
@@ -137,8 +145,20 @@ impl Cache {
                 prefix: config.prefix.clone(),
                 metrics,
                 skip_until_ms: AtomicU64::new(0),
+                evicts: true,
             }),
         }
+    }
+
+    /// A deliberately broken cache whose [`Cache::evict`] does nothing, so writes leave
+    /// stale entries until their TTL. Only for the load test's staleness check, which
+    /// must be shown to fail against it; never configure it in a deployment.
+    pub fn without_eviction(config: &CacheConfig, metrics: Metrics) -> Self {
+        let mut cache = Self::new(config, metrics);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.evicts = false;
+        }
+        cache
     }
 
     /// The full Redis key of `key` in cache `name`.
@@ -214,7 +234,7 @@ impl Cache {
     /// stores what it loaded before the change. A failed eviction is logged loudly: the
     /// TTL bounds the staleness.
     pub async fn evict(&self, name: &str, keys: &[String]) {
-        if keys.is_empty() {
+        if keys.is_empty() || !self.inner.evicts {
             return;
         }
         let Some(mut conn) = self.inner.connection.clone() else {
@@ -228,10 +248,26 @@ impl Cache {
             command.arg(full).arg(generation);
         }
         command.arg(u64::try_from(GENERATION_TTL.as_millis()).unwrap_or(u64::MAX));
-        let result: Result<i64, _> = command.query_async(&mut conn).await;
-        if let Err(err) = result {
-            tracing::error!(cache = name, error = %err, "cache eviction failed; entries expire by TTL");
-            self.failed("evict", &err);
+        // A lost eviction leaves a stale entry for its whole TTL, so it is worth a retry
+        // where a read is not: a response timeout on a busy machine is the usual cause
+        // (the load test found customers seeing PENDING payments for minutes). Evicting
+        // twice is harmless.
+        let mut attempt = 1;
+        loop {
+            let result: Result<i64, _> = command.query_async(&mut conn).await;
+            match result {
+                Ok(_) => return,
+                Err(err) if attempt < EVICT_ATTEMPTS => {
+                    tracing::warn!(cache = name, attempt, error = %err, "cache eviction failed, retrying");
+                    tokio::time::sleep(EVICT_RETRY_DELAY * attempt).await;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    tracing::error!(cache = name, error = %err, "cache eviction failed; entries expire by TTL");
+                    self.failed("evict", &err);
+                    return;
+                }
+            }
         }
     }
 

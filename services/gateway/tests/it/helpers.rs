@@ -92,6 +92,7 @@ impl InventoryInfra {
             },
             auth: self.idp.auth_config(),
             seed_demo: false,
+            cache_eviction: true,
         }
     }
 

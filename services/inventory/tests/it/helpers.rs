@@ -93,6 +93,7 @@ impl TestApp {
             },
             auth: idp.auth_config(),
             seed_demo: false,
+            cache_eviction: true,
         };
         let app = App::build(config).await.expect("app builds");
         let addr: SocketAddr = app.local_addr().expect("bound");

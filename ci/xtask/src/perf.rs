@@ -1,0 +1,1276 @@
+//! `cargo xtask perf`: the short versions of every load-test experiment on this machine,
+//! written to `target/perf/report.md` with tables and PNG plots.
+//!
+//! It builds the shop, the seeder and the load client in release mode, seeds fresh
+//! `perf_*` databases, and runs the shop as processes on the dev ports (so `cargo xtask
+//! up` must not be running). Then, each step a `loadtest` child process whose results
+//! JSON it reads:
+//!
+//! 1. the baseline: the catalogue journey against a bare axum handler;
+//! 2. the mixed journeys with the SLO thresholds, sampling every service's RSS;
+//! 3. two workers on disjoint user ranges and `loadtest merge`;
+//! 4. caching: cold and warm with the cache on, then with it off; the staleness check;
+//! 5. scaling: 1, 2 and 4 replicas of the scaled service, each in a cgroup with a CPU
+//!    quota (as a Kubernetes CPU limit is enforced), then a replica added and one killed
+//!    mid-run.
+//!
+//! Nothing here asserts a speed: the numbers are measured and reported.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use url::Url;
+
+use crate::up::services::{self, Instance, SERVICES, Stage};
+
+/// Options of `cargo xtask perf`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PerfArgs {
+    /// The service to scale (behind the gateway).
+    #[arg(long, default_value = "inventory")]
+    service: String,
+    /// CPUs each replica of the scaled service may use (its cgroup quota). Small
+    /// enough that the replicas, not the machine, are the bottleneck at 4 replicas.
+    #[arg(long, default_value_t = 0.1)]
+    cpu_per_replica: f64,
+    /// Virtual users of each run.
+    #[arg(long, default_value_t = 32)]
+    users: usize,
+    /// Seconds of each measured run.
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    /// Seeded users, products and payments.
+    #[arg(long, default_value_t = 2000)]
+    seeded_users: u64,
+    #[arg(long, default_value_t = 200)]
+    seeded_products: u64,
+    #[arg(long, default_value_t = 4000)]
+    seeded_payments: u64,
+}
+
+const SEED: u64 = 42;
+const PREFIX: &str = "perf";
+
+/// Runs `cargo xtask perf`.
+pub(crate) fn run(root: &Path, args: &PerfArgs) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("could not start the tokio runtime")?;
+    runtime.block_on(perf(root, args))
+}
+
+async fn perf(root: &Path, args: &PerfArgs) -> Result<()> {
+    let scaled = services::service(&args.service)
+        .filter(|s| s.gateway_pool.is_some())
+        .with_context(|| format!("{}: not a service behind the gateway", args.service))?;
+    let mut build = vec!["build", "--release", "-p", "loadtest", "-p", "seeder"];
+    for service in SERVICES {
+        build.extend(["-p", service.package]);
+    }
+    crate::cargo(root, &build)?;
+    // The build is not part of the report's time.
+    let started = Instant::now();
+    let bin = crate::up::target_directory(root)?.join("release");
+    let out = root.join("target/perf");
+    let runs = out.join("runs");
+    let logs = out.join("logs");
+    fs::create_dir_all(&runs)?;
+    fs::create_dir_all(&logs)?;
+
+    let database = Url::parse(
+        &std::env::var("IRONVESSEL_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+    )?;
+    let redis_url =
+        std::env::var("IRONVESSEL_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    println!("==> fresh perf databases, seeded");
+    fresh_databases(&database).await?;
+    seed(&bin, &database, args)?;
+
+    let mut report = Report::default();
+    let load = Load {
+        bin: bin.join("loadtest"),
+        runs: runs.clone(),
+        args: vec![
+            "--seed".into(),
+            SEED.to_string(),
+            "--seeded-users".into(),
+            args.seeded_users.to_string(),
+            "--seeded-products".into(),
+            args.seeded_products.to_string(),
+            "--seeded-payments".into(),
+            args.seeded_payments.to_string(),
+            "--users".into(),
+            args.users.to_string(),
+            "--hatch-rate".into(),
+            "50".into(),
+        ],
+    };
+    let catalog = [
+        "--catalog",
+        "1",
+        "--shopper",
+        "0",
+        "--returning",
+        "0",
+        "--manager",
+        "0",
+    ];
+    let seconds = args.seconds.to_string();
+
+    println!("==> baseline: bare axum handler");
+    let mut baseline = Baseline::start(&bin.join("loadtest"))?;
+    let base = load.run(
+        "baseline",
+        &baseline.url,
+        &[&catalog[..], &["--run-time", &seconds]].concat(),
+    )?;
+    baseline.stop();
+    report.baseline = Some(base);
+
+    let mut ports: Vec<Instance> = SERVICES.iter().map(|s| services::instance(s, 1)).collect();
+    ports.extend((2..=4).map(|replica| services::instance(scaled, replica)));
+    for instance in &ports {
+        if std::net::TcpListener::bind(("127.0.0.1", instance.port)).is_err() {
+            bail!(
+                "port {} ({instance}) is in use: stop `cargo xtask up` (or whatever holds it) first",
+                instance.port
+            );
+        }
+    }
+    let cgroups = Cgroups::detect();
+    let mut shop = Shop::new(&bin, &logs, &database, &redis_url, cgroups);
+    shop.cpu_per_replica = args.cpu_per_replica;
+    let result = experiments(
+        &mut shop,
+        &mut report,
+        &load,
+        args,
+        scaled,
+        &catalog,
+        &seconds,
+        &redis_url,
+    )
+    .await;
+    shop.stop_all();
+    shop.cleanup();
+    result?;
+
+    report.constraint = shop_constraint(&shop, args);
+    report.elapsed_secs = started.elapsed().as_secs_f64();
+    let text = report.markdown(&out, args, scaled.name);
+    fs::write(out.join("report.md"), &text)?;
+    println!("{text}");
+    println!("report: {}", out.join("report.md").display());
+    Ok(())
+}
+
+fn shop_constraint(shop: &Shop, args: &PerfArgs) -> String {
+    match &shop.cgroups {
+        Some(cgroups) => format!(
+            "each replica of the scaled service in its own cgroup ({}) limited to {} CPU ({} µs per {} µs period), as the kubelet enforces a CPU limit",
+            cgroups.describe(),
+            args.cpu_per_replica,
+            (args.cpu_per_replica * 100_000.0).round(),
+            100_000
+        ),
+        None => "no writable cgroup CPU controller: replicas were NOT CPU-limited, scaling figures only show load spreading".to_owned(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
+async fn experiments(
+    shop: &mut Shop,
+    report: &mut Report,
+    load: &Load,
+    args: &PerfArgs,
+    scaled: &'static services::Service,
+    catalog: &[&str],
+    seconds: &str,
+    redis_url: &str,
+) -> Result<()> {
+    println!("==> the shop, one replica each");
+    shop.start_plan(&[], true).await?;
+
+    println!("==> mixed journeys with thresholds, RSS sampled");
+    let thresholds = shop.root_thresholds();
+    let sampler = RssSampler::start(shop.pids());
+    let slo = load.run_allow_fail(
+        "slo",
+        &services::gateway_url(),
+        &["--run-time", seconds, "--thresholds", &thresholds],
+    )?;
+    report.rss = sampler.stop();
+    report.slo = Some(slo);
+
+    println!("==> distributed: two workers, merge");
+    let half = args.seeded_users / 2;
+    let workers = [
+        (format!("0..{half}"), "worker-1"),
+        (format!("{half}..{}", args.seeded_users), "worker-2"),
+    ];
+    let mut children = Vec::new();
+    for (range, label) in &workers {
+        children.push(load.spawn(
+            label,
+            &services::gateway_url(),
+            &["--run-time", "8", "--user-range", range],
+        )?);
+    }
+    for mut child in children {
+        child.wait()?;
+    }
+    let merged = Command::new(&load.bin)
+        .arg("merge")
+        .arg(load.runs.join("worker-1.json"))
+        .arg(load.runs.join("worker-2.json"))
+        .args(["--thresholds", &thresholds, "--label", "merged"])
+        .arg("--out")
+        .arg(&load.runs)
+        .stdout(Stdio::null())
+        .status()?;
+    report.merge_exit = merged.code();
+    report.merged = Some(read_json(&load.runs.join("merged.json"))?);
+
+    println!("==> caching: on cold, on warm, staleness");
+    let inventory_db = services::database_url(&shop.database, &format!("{PREFIX}_inventory"));
+    let keys = format!("{PREFIX}:inventory:product::*");
+    let cache_args = |label: &str, cold: bool| {
+        let mut v: Vec<String> = vec![
+            "--redis-url".into(),
+            redis_url.to_owned(),
+            "--product-keys".into(),
+            keys.clone(),
+            "--database-url".into(),
+            inventory_db.clone(),
+            "--run-time".into(),
+            seconds.to_owned(),
+            "--label".into(),
+            label.to_owned(),
+        ];
+        v.extend(catalog.iter().map(|s| (*s).to_owned()));
+        if cold {
+            v.push("--cold".into());
+        }
+        v
+    };
+    report
+        .cache
+        .push(load.cache(&cache_args("cache on, cold", true))?);
+    report
+        .cache
+        .push(load.cache(&cache_args("cache on, warm", false))?);
+    report.staleness = Some(load.staleness(&services::gateway_url())?);
+
+    println!("==> caching: off");
+    let inventory = services::service("inventory").context("inventory")?;
+    shop.restart_service(inventory, 1, &[("CACHE_ENABLED", "false")])
+        .await?;
+    report
+        .cache
+        .push(load.cache(&cache_args("cache off", false))?);
+    shop.restart_service(inventory, 1, &[]).await?;
+
+    println!("==> scaling {} under a CPU quota", scaled.name);
+    for n in [1u16, 2, 4] {
+        shop.scale(scaled, n, n).await?;
+        let label = format!("scale-{n}");
+        let results = load.run(
+            &label,
+            &services::gateway_url(),
+            &[catalog, &["--run-time", seconds]].concat(),
+        )?;
+        report.scaling.push((n, results));
+    }
+
+    println!("==> a replica added and one killed mid-run");
+    // The gateway knows three replicas; the third starts mid-run.
+    shop.scale(scaled, 3, 2).await?;
+    let mut child = load.spawn(
+        "events",
+        &services::gateway_url(),
+        &[catalog, &["--run-time", "20"]].concat(),
+    )?;
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let added_at = t0.elapsed().as_secs_f64();
+    shop.start_replica(scaled, 3).await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let killed_at = t0.elapsed().as_secs_f64();
+    shop.kill(&format!("{}-1", scaled.name));
+    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
+    if !status.success() {
+        println!("note: the events run exited with {status}");
+    }
+    report.events = Some((
+        read_json(&load.runs.join("events.json"))?,
+        added_at,
+        killed_at,
+    ));
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = fs::read_to_string(path).with_context(|| format!("no {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+async fn fresh_databases(base: &Url) -> Result<()> {
+    use sqlx::{AssertSqlSafe, Connection as _};
+    let mut conn = sqlx::PgConnection::connect(base.as_str()).await?;
+    for service in SERVICES.iter().filter_map(|s| s.database) {
+        // The names come from the SERVICES table, never from input.
+        let name = format!("{PREFIX}_{service}");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("could not drop database {name}"))?;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("could not create database {name}"))?;
+    }
+    Ok(())
+}
+
+fn seed(bin: &Path, base: &Url, args: &PerfArgs) -> Result<()> {
+    let mut command = Command::new(bin.join("seeder"));
+    command.args([
+        "run",
+        "--no-progress",
+        "--seed",
+        &SEED.to_string(),
+        "--users",
+        &args.seeded_users.to_string(),
+        "--products",
+        &args.seeded_products.to_string(),
+        "--payments",
+        &args.seeded_payments.to_string(),
+    ]);
+    for (service, database) in [
+        ("IDENTITY", "identity"),
+        ("ACCOUNT", "account"),
+        ("INVENTORY", "inventory"),
+        ("ORDER", "orders"),
+        ("PAYMENT", "payment"),
+    ] {
+        command.env(
+            format!("SEEDER_{service}_DATABASE_URL"),
+            services::database_url(base, &format!("{PREFIX}_{database}")),
+        );
+    }
+    let status = command.status().context("could not run the seeder")?;
+    if !status.success() {
+        bail!("the seeder failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs the `loadtest` binary.
+struct Load {
+    bin: PathBuf,
+    runs: PathBuf,
+    args: Vec<String>,
+}
+
+impl Load {
+    fn command(&self, subcommand: &str, label: &str, host: &str, extra: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .arg(subcommand)
+            .args(&self.args)
+            .args(["--host", host, "--label", label])
+            .arg("--out")
+            .arg(&self.runs)
+            .args(extra)
+            .stdout(Stdio::null());
+        command
+    }
+
+    fn spawn(&self, label: &str, host: &str, extra: &[&str]) -> Result<Child> {
+        Ok(self.command("run", label, host, extra).spawn()?)
+    }
+
+    /// A run; its results JSON. Fails unless it exits 0.
+    fn run(&self, label: &str, host: &str, extra: &[&str]) -> Result<Value> {
+        let status = self.command("run", label, host, extra).status()?;
+        if !status.success() {
+            bail!("loadtest run {label} failed with {status}");
+        }
+        read_json(&self.runs.join(format!("{label}.json")))
+    }
+
+    /// A run whose thresholds may fail (exit 1); still its results JSON.
+    fn run_allow_fail(&self, label: &str, host: &str, extra: &[&str]) -> Result<Value> {
+        let status = self.command("run", label, host, extra).status()?;
+        if !matches!(status.code(), Some(0 | 1)) {
+            bail!("loadtest run {label} failed with {status}");
+        }
+        read_json(&self.runs.join(format!("{label}.json")))
+    }
+
+    fn cache(&self, args: &[String]) -> Result<Value> {
+        let label = args
+            .iter()
+            .skip_while(|a| *a != "--label")
+            .nth(1)
+            .cloned()
+            .unwrap_or_default();
+        let mut command = Command::new(&self.bin);
+        command
+            .arg("cache")
+            .args(&self.args)
+            .args(["--host", &services::gateway_url()])
+            .arg("--out")
+            .arg(&self.runs)
+            .args(args)
+            .stdout(Stdio::null());
+        let status = command.status()?;
+        if !status.success() {
+            bail!("loadtest cache {label} failed with {status}");
+        }
+        read_json(&self.runs.join(format!("{label}.phase.json")))
+    }
+
+    fn staleness(&self, host: &str) -> Result<Value> {
+        let status = self
+            .command("staleness", "staleness", host, &["--run-time", "5"])
+            .status()?;
+        let mut report = read_json(&self.runs.join("staleness.staleness.json"))?;
+        report["exit"] = status.code().into();
+        Ok(report)
+    }
+}
+
+/// The bare axum baseline process.
+struct Baseline {
+    child: Child,
+    url: String,
+}
+
+impl Baseline {
+    fn start(loadtest: &Path) -> Result<Self> {
+        let mut child = Command::new(loadtest)
+            .args(["baseline", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().context("baseline stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("baseline listening on ")
+            .context("the baseline did not say where it listens")?
+            .to_owned();
+        Ok(Self { child, url })
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where replica CPU quotas are written.
+#[derive(Debug)]
+struct Cgroups {
+    root: PathBuf,
+    v2: bool,
+}
+
+impl Cgroups {
+    /// cgroup v2 (`cpu.max`) if the unified hierarchy has the cpu controller, else v1
+    /// (`cpu.cfs_quota_us`), else none (not root, or no writable hierarchy).
+    fn detect() -> Option<Self> {
+        let unified = Path::new("/sys/fs/cgroup");
+        let v2 = fs::read_to_string(unified.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"));
+        let cgroups = if v2 {
+            let _ = fs::write(unified.join("cgroup.subtree_control"), "+cpu");
+            Self {
+                root: unified.join("ironvessel-perf"),
+                v2: true,
+            }
+        } else {
+            Self {
+                root: unified.join("cpu/ironvessel-perf"),
+                v2: false,
+            }
+        };
+        fs::create_dir_all(&cgroups.root).ok()?;
+        let probe = cgroups.root.join("probe");
+        fs::create_dir_all(&probe).ok()?;
+        let writable = if cgroups.v2 {
+            fs::write(probe.join("cpu.max"), "max 100000").is_ok()
+        } else {
+            fs::write(probe.join("cpu.cfs_quota_us"), "-1").is_ok()
+        };
+        let _ = fs::remove_dir(&probe);
+        writable.then_some(cgroups)
+    }
+
+    fn describe(&self) -> String {
+        if self.v2 {
+            format!("cgroup v2 cpu.max under {}", self.root.display())
+        } else {
+            format!("cgroup v1 cpu.cfs_quota_us under {}", self.root.display())
+        }
+    }
+
+    fn limit(&self, id: &str, pid: u32, cpus: f64) -> Result<()> {
+        let dir = self.root.join(id);
+        fs::create_dir_all(&dir)?;
+        let quota = (cpus * 100_000.0).round() as u64;
+        if self.v2 {
+            fs::write(dir.join("cpu.max"), format!("{quota} 100000"))?;
+        } else {
+            fs::write(dir.join("cpu.cfs_period_us"), "100000")?;
+            fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())?;
+        }
+        fs::write(dir.join("cgroup.procs"), pid.to_string())?;
+        Ok(())
+    }
+
+    fn cleanup(&self) {
+        if let Ok(entries) = fs::read_dir(&self.root) {
+            for entry in entries.flatten() {
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
+        let _ = fs::remove_dir(&self.root);
+    }
+}
+
+/// The shop as processes on the dev ports, on the perf databases.
+struct Shop {
+    bin: PathBuf,
+    logs: PathBuf,
+    database: Url,
+    redis_url: String,
+    cgroups: Option<Cgroups>,
+    cpu_per_replica: f64,
+    scaled: Option<&'static str>,
+    /// Replicas per service the gateway knows about.
+    known: BTreeMap<&'static str, u16>,
+    children: BTreeMap<String, Child>,
+}
+
+impl Shop {
+    fn new(
+        bin: &Path,
+        logs: &Path,
+        database: &Url,
+        redis_url: &str,
+        cgroups: Option<Cgroups>,
+    ) -> Self {
+        Self {
+            bin: bin.to_owned(),
+            logs: logs.to_owned(),
+            database: database.clone(),
+            redis_url: redis_url.to_owned(),
+            cgroups,
+            cpu_per_replica: 0.25,
+            scaled: None,
+            known: BTreeMap::new(),
+            children: BTreeMap::new(),
+        }
+    }
+
+    fn root_thresholds(&self) -> String {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .map(|root| root.join("loadtest/thresholds.toml").display().to_string())
+            .unwrap_or_default()
+    }
+
+    fn pids(&self) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .map(|(id, child)| (id.clone(), child.id()))
+            .collect()
+    }
+
+    /// Every instance the gateway is told about.
+    fn plan(&self) -> Vec<Instance> {
+        SERVICES
+            .iter()
+            .flat_map(|service| {
+                let n = self.known.get(service.name).copied().unwrap_or(1);
+                (1..=n).map(move |replica| services::instance(service, replica))
+            })
+            .collect()
+    }
+
+    fn environment(&self, instance: &Instance, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let prefix = instance.service.env_prefix;
+        // Everything `up` sets, except what the perf run sets itself.
+        let ours = |name: &str| {
+            (name == "LOG_FORMAT"
+                || name == format!("{prefix}_DATABASE_URL")
+                || name == format!("{prefix}_SEED_DEMO"))
+            .then(String::new)
+        };
+        let mut env = services::environment(instance, &self.plan(), &self.database, ours);
+        env.push(("LOG_FORMAT".into(), "json".into()));
+        env.push(("RUST_LOG".into(), "warn".into()));
+        if let Some(database) = instance.service.database {
+            env.push((
+                format!("{prefix}_DATABASE_URL"),
+                services::database_url(&self.database, &format!("{PREFIX}_{database}")),
+            ));
+        }
+        env.push((format!("{prefix}_REDIS_URL"), self.redis_url.clone()));
+        env.push((
+            format!("{prefix}_CACHE_PREFIX"),
+            format!("{PREFIX}:{}", instance.service.name),
+        ));
+        env.push((format!("{prefix}_AMQP_PREFIX"), PREFIX.to_owned()));
+        env.push((
+            format!("{prefix}_ACCOUNT_CACHE_PREFIX"),
+            format!("{PREFIX}:account"),
+        ));
+        if instance.service.stage == Stage::Edge {
+            // Every virtual user comes from this one address.
+            env.push(("GATEWAY_RATE_LIMIT_PER_SECOND".into(), "100000".into()));
+            env.push(("GATEWAY_RATE_LIMIT_BURST".into(), "100000".into()));
+            env.push(("GATEWAY_HEALTH_INTERVAL_MS".into(), "500".into()));
+        }
+        for (name, value) in extra {
+            env.push((format!("{prefix}_{name}"), (*value).to_owned()));
+        }
+        env
+    }
+
+    fn spawn(&mut self, instance: &Instance, extra: &[(&str, &str)]) -> Result<()> {
+        let id = instance.id();
+        let log = fs::File::create(self.logs.join(format!("{id}.log")))?;
+        let child = Command::new(self.bin.join(instance.service.package))
+            .envs(self.environment(instance, extra))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("could not start {id}"))?;
+        if self.scaled == Some(instance.service.name)
+            && let Some(cgroups) = &self.cgroups
+        {
+            cgroups
+                .limit(&id, child.id(), self.cpu_per_replica)
+                .with_context(|| format!("could not limit {id}'s CPU"))?;
+        }
+        self.children.insert(id, child);
+        Ok(())
+    }
+
+    async fn wait_ready(&self, instance: &Instance) -> Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let url = instance.health_url();
+        while Instant::now() < deadline {
+            if client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!(
+            "{instance} was not ready within 120 s (see target/perf/logs/{}.log)",
+            instance.id()
+        )
+    }
+
+    /// Starts every instance of the plan not yet running, stage by stage; `replicas`
+    /// limits how many of a service actually start (the rest the gateway only knows).
+    async fn start_plan(&mut self, running: &[(&str, u16)], wait: bool) -> Result<()> {
+        for stage in [Stage::Provider, Stage::Backend, Stage::Edge] {
+            let batch: Vec<Instance> = self
+                .plan()
+                .into_iter()
+                .filter(|i| i.service.stage == stage && !self.children.contains_key(&i.id()))
+                .filter(|i| {
+                    running
+                        .iter()
+                        .find(|(name, _)| *name == i.service.name)
+                        .is_none_or(|(_, n)| i.replica <= *n)
+                })
+                .collect();
+            for instance in &batch {
+                self.spawn(instance, &[])?;
+            }
+            if wait {
+                for instance in &batch {
+                    self.wait_ready(instance).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self, id: &str) {
+        if let Some(mut child) = self.children.remove(id) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn kill_service(&mut self, name: &str) {
+        let ids: Vec<String> = self
+            .children
+            .keys()
+            .filter(|id| id.rsplit_once('-').is_some_and(|(s, _)| s == name))
+            .cloned()
+            .collect();
+        for id in ids {
+            self.kill(&id);
+        }
+    }
+
+    /// Restarts `service` with `n` replicas and `extra` settings (the gateway too).
+    async fn restart_service(
+        &mut self,
+        service: &'static services::Service,
+        n: u16,
+        extra: &[(&str, &str)],
+    ) -> Result<()> {
+        self.kill_service(service.name);
+        self.kill_service("gateway");
+        self.known.insert(service.name, n);
+        for replica in 1..=n {
+            let instance = services::instance(service, replica);
+            self.spawn(&instance, extra)?;
+            self.wait_ready(&instance).await?;
+        }
+        self.start_plan(&[], true).await?;
+        self.wait_pool(service, n).await
+    }
+
+    /// `known` replicas of `service` behind a new gateway, `running` of them started,
+    /// each under the CPU quota.
+    async fn scale(
+        &mut self,
+        service: &'static services::Service,
+        known: u16,
+        running: u16,
+    ) -> Result<()> {
+        self.scaled = Some(service.name);
+        self.kill_service(service.name);
+        self.kill_service("gateway");
+        self.known.insert(service.name, known);
+        self.start_plan(&[(service.name, running)], true).await?;
+        self.wait_pool(service, running).await
+    }
+
+    async fn start_replica(
+        &mut self,
+        service: &'static services::Service,
+        replica: u16,
+    ) -> Result<()> {
+        let instance = services::instance(service, replica);
+        self.spawn(&instance, &[])?;
+        self.wait_ready(&instance).await
+    }
+
+    /// Waits until the gateway's readiness shows the service's pool healthy.
+    async fn wait_pool(&self, service: &'static services::Service, _n: u16) -> Result<()> {
+        let client = reqwest::Client::new();
+        let url = format!("{}/health/ready", services::gateway_url());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!("the gateway never saw {} ready", service.name)
+    }
+
+    fn stop_all(&mut self) {
+        let ids: Vec<String> = self.children.keys().cloned().collect();
+        for id in ids {
+            self.kill(&id);
+        }
+    }
+
+    fn cleanup(&self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.cleanup();
+        }
+    }
+}
+
+/// Samples each process's resident set size while load runs; keeps the peak.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peaks: Arc<Mutex<BTreeMap<String, u64>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn start(pids: Vec<(String, u32)>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peaks = Arc::new(Mutex::new(BTreeMap::new()));
+        let thread = {
+            let (stop, peaks) = (Arc::clone(&stop), Arc::clone(&peaks));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for (id, pid) in &pids {
+                        if let Some(kb) = rss_kb(*pid) {
+                            let mut peaks = peaks.lock().unwrap_or_else(PoisonError::into_inner);
+                            let peak = peaks.entry(id.clone()).or_insert(0);
+                            *peak = (*peak).max(kb);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            })
+        };
+        Self {
+            stop,
+            peaks,
+            thread,
+        }
+    }
+
+    fn stop(self) -> BTreeMap<String, u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peaks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// `VmRSS` of `pid` in kB.
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Everything measured.
+#[derive(Debug, Default)]
+struct Report {
+    baseline: Option<Value>,
+    slo: Option<Value>,
+    rss: BTreeMap<String, u64>,
+    merged: Option<Value>,
+    merge_exit: Option<i32>,
+    cache: Vec<Value>,
+    staleness: Option<Value>,
+    scaling: Vec<(u16, Value)>,
+    events: Option<(Value, f64, f64)>,
+    constraint: String,
+    elapsed_secs: f64,
+}
+
+fn tx<'a>(results: &'a Value, name: &str) -> &'a Value {
+    &results["transactions"][name]
+}
+
+fn num(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(0.0)
+}
+
+impl Report {
+    fn markdown(&self, out: &Path, args: &PerfArgs, scaled: &str) -> String {
+        let mut md = String::from("# Ironvessel performance report\n\n");
+        let _ = writeln!(
+            md,
+            "`cargo xtask perf` on {} CPUs, release builds, {} virtual users, {} s per run, seeded with {} users / {} products / {} payments; took {:.0} s.\n",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            args.users,
+            args.seconds,
+            args.seeded_users,
+            args.seeded_products,
+            args.seeded_payments,
+            self.elapsed_secs
+        );
+        let view = |r: &Value| tx(r, "view product").clone();
+        md.push_str("## Cached product read vs the bare axum baseline\n\n| target | reads/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n");
+        let warm = self.cache.iter().find(|p| p["label"] == "cache on, warm");
+        let rows = [
+            ("bare axum baseline", self.baseline.as_ref().map(view)),
+            ("shop, cache warm", warm.map(|p| view(&p["results"]))),
+        ];
+        for (label, t) in &rows {
+            if let Some(t) = t {
+                let _ = writeln!(
+                    md,
+                    "| {label} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+                    num(&t["throughput_per_s"]),
+                    num(&t["p50_ms"]),
+                    num(&t["p95_ms"]),
+                    num(&t["p99_ms"]),
+                    t["errors"]
+                );
+            }
+        }
+        if let (Some(Some(base)), Some(Some(shop))) = (
+            rows.first().map(|r| r.1.clone()),
+            rows.get(1).map(|r| r.1.clone()),
+        ) {
+            let ratio = num(&shop["throughput_per_s"])
+                / num(&base["throughput_per_s"]).max(f64::MIN_POSITIVE);
+            let _ = writeln!(
+                md,
+                "\nShop / baseline throughput: **{ratio:.2}×** (target ≥ 0.5×).\n"
+            );
+        }
+
+        md.push_str("## Mixed journeys with the SLO thresholds\n\n");
+        if let Some(slo) = &self.slo {
+            md.push_str(&transactions_table(slo));
+            let passed = slo["verdict"]["checks"]
+                .as_array()
+                .is_some_and(|c| c.iter().all(|c| c["passed"] == true));
+            let _ = writeln!(
+                md,
+                "\nThresholds (`loadtest/thresholds.toml`): **{}**\n",
+                if passed { "PASS" } else { "FAIL" }
+            );
+            for check in slo["verdict"]["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["passed"] != true)
+            {
+                let _ = writeln!(
+                    md,
+                    "- failed: {} (observed {})",
+                    check["rule"].as_str().unwrap_or(""),
+                    check["observed"].as_str().unwrap_or("")
+                );
+            }
+        }
+        md.push_str("\nPeak RSS under that load (target < 64 MB each):\n\n| process | peak RSS MB |\n|---|---:|\n");
+        for (id, kb) in &self.rss {
+            let _ = writeln!(md, "| {id} | {:.1} |", *kb as f64 / 1024.0);
+        }
+
+        md.push_str("\n## Distributed: two workers merged\n\n");
+        if let Some(merged) = &self.merged {
+            let _ = writeln!(
+                md,
+                "Merged {} workers: {} transactions, {} errors, thresholds exit code {:?}.\n",
+                merged["workers"],
+                total(merged, "count"),
+                total(merged, "errors"),
+                self.merge_exit
+            );
+            md.push_str(&transactions_table(merged));
+        }
+
+        md.push_str("\n## Caching (catalogue journey)\n\n| phase | reads/s | p50 ms | p95 ms | p99 ms | errors | Redis hit ratio | DB queries/read |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for phase in &self.cache {
+            let t = view(&phase["results"]);
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+                phase["label"].as_str().unwrap_or(""),
+                num(&t["throughput_per_s"]),
+                num(&t["p50_ms"]),
+                num(&t["p95_ms"]),
+                num(&t["p99_ms"]),
+                t["errors"],
+                phase["hit_ratio"]
+                    .as_f64()
+                    .map_or("n/a".to_owned(), |r| format!("{:.1} %", r * 100.0)),
+                phase["db_queries_per_read"]
+                    .as_f64()
+                    .map_or("n/a".to_owned(), |q| format!("{q:.3}")),
+            );
+        }
+        md.push_str("\nRedis hit ratio: `keyspace_hits / (hits + misses)` deltas of `INFO stats` around the run (server-wide). DB queries: `pg_stat_database.xact_commit` delta of the inventory database (each autocommitted statement is one), less its idle rate measured just before.\n\n![cache on vs off](cache.png)\n\n");
+        if let Some(staleness) = &self.staleness {
+            let _ = writeln!(
+                md,
+                "Staleness check (writer raises prices, readers must never see one older than an acknowledged write): {} reads, {} writes, {} stale, exit code {} ({}).\n",
+                staleness["reads"],
+                staleness["writes"],
+                staleness["stale_count"],
+                staleness["exit"],
+                if staleness["exit"] == 0 {
+                    "PASS"
+                } else {
+                    "FAIL"
+                }
+            );
+        }
+
+        let _ = writeln!(
+            md,
+            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---|",
+            self.constraint
+        );
+        let one = self
+            .scaling
+            .first()
+            .map(|(_, r)| num(&tx(r, "view product")["throughput_per_s"]))
+            .unwrap_or(0.0);
+        for (n, results) in &self.scaling {
+            let t = tx(results, "view product");
+            let throughput = num(&t["throughput_per_s"]);
+            let efficiency = throughput / (f64::from(*n) * one).max(f64::MIN_POSITIVE);
+            let _ = writeln!(
+                md,
+                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} |",
+                num(&t["p50_ms"]),
+                num(&t["p95_ms"]),
+                num(&t["p99_ms"]),
+                t["errors"],
+                shares(results, scaled)
+            );
+        }
+        md.push_str("\nEfficiency = throughput(n) / (n × throughput(1)); targets ≥ 0.9 at 2, ≥ 0.8 at 4.\n\n![latency against replicas](scaling.png)\n\n");
+
+        if let Some((events, added, killed)) = &self.events {
+            let _ = writeln!(
+                md,
+                "### A replica added at {added:.0} s and one killed at {killed:.0} s\n\n| window | transactions | errors |\n|---|---:|---:|"
+            );
+            let timeline = events["timeline"].as_array().cloned().unwrap_or_default();
+            let window = |from: f64, to: f64| {
+                timeline
+                    .iter()
+                    .enumerate()
+                    .filter(|(s, _)| (*s as f64) >= from && (*s as f64) < to)
+                    .fold((0, 0), |(c, e), (_, v)| {
+                        (
+                            c + v["count"].as_u64().unwrap_or(0),
+                            e + v["errors"].as_u64().unwrap_or(0),
+                        )
+                    })
+            };
+            for (label, from, to) in [
+                ("before the add", 0.0, *added),
+                ("add → +5 s", *added, added + 5.0),
+                ("before the kill (5 s)", killed - 5.0, *killed),
+                ("kill → +5 s", *killed, killed + 5.0),
+                ("after", killed + 5.0, f64::MAX),
+            ] {
+                let (count, errors) = window(from, to);
+                let _ = writeln!(md, "| {label} | {count} | {errors} |");
+            }
+            let _ = writeln!(
+                md,
+                "\nShare per replica over the run: {}\n",
+                shares(events, scaled)
+            );
+        }
+        plots(out, self, scaled, &mut md);
+        md
+    }
+}
+
+fn total(results: &Value, field: &str) -> u64 {
+    results["transactions"].as_object().map_or(0, |t| {
+        t.values().map(|v| v[field].as_u64().unwrap_or(0)).sum()
+    })
+}
+
+fn shares(results: &Value, service: &str) -> String {
+    let Some(instances) = results["instances"].as_object() else {
+        return String::new();
+    };
+    let ours: Vec<(&String, u64)> = instances
+        .iter()
+        .filter(|(id, _)| id.starts_with(service))
+        .map(|(id, n)| (id, n.as_u64().unwrap_or(0)))
+        .collect();
+    let sum: u64 = ours.iter().map(|(_, n)| n).sum();
+    ours.iter()
+        .map(|(id, n)| format!("{id} {:.0} %", *n as f64 * 100.0 / sum.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn transactions_table(results: &Value) -> String {
+    let mut md = String::from(
+        "| transaction | count | errors | per s | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, t) in results["transactions"].as_object().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} |",
+            t["count"],
+            t["errors"],
+            num(&t["throughput_per_s"]),
+            num(&t["p50_ms"]),
+            num(&t["p95_ms"]),
+            num(&t["p99_ms"])
+        );
+    }
+    md
+}
+
+/// A TrueType font for the plots' text, from the system's fonts.
+fn font() -> Option<&'static [u8]> {
+    let candidates = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    ];
+    let bytes = candidates.iter().find_map(|path| fs::read(path).ok())?;
+    Some(Box::leak(bytes.into_boxed_slice()))
+}
+
+fn plots(out: &Path, report: &Report, scaled: &str, md: &mut String) {
+    let Some(font) = font() else {
+        md.push_str("\n(no TrueType font found under /usr/share/fonts: plots skipped; install fonts-dejavu-core)\n");
+        return;
+    };
+    if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font)
+        .is_err()
+    {
+        md.push_str("\n(the font could not be loaded: plots skipped)\n");
+        return;
+    }
+    if let Err(err) = scaling_plot(&out.join("scaling.png"), report, scaled) {
+        let _ = writeln!(md, "\n(scaling plot failed: {err})");
+    }
+    if let Err(err) = cache_plot(&out.join("cache.png"), report) {
+        let _ = writeln!(md, "\n(cache plot failed: {err})");
+    }
+}
+
+fn scaling_plot(path: &Path, report: &Report, scaled: &str) -> Result<()> {
+    use plotters::prelude::*;
+    let points: Vec<(u16, [f64; 3])> = report
+        .scaling
+        .iter()
+        .map(|(n, r)| {
+            let t = tx(r, "view product");
+            (
+                *n,
+                [num(&t["p50_ms"]), num(&t["p95_ms"]), num(&t["p99_ms"])],
+            )
+        })
+        .collect();
+    let max = points
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .fold(1.0, f64::max)
+        * 1.1;
+    let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{scaled}: latency percentiles against replicas"),
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5f64..4.5f64, 0f64..max)?;
+    chart
+        .configure_mesh()
+        .x_desc("replicas")
+        .y_desc("ms")
+        .draw()?;
+    for (i, (label, colour)) in [("p50", BLUE), ("p95", GREEN), ("p99", RED)]
+        .into_iter()
+        .enumerate()
+    {
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|(n, p)| (f64::from(*n), p[i])),
+                colour.stroke_width(2),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+        chart.draw_series(
+            points
+                .iter()
+                .map(|(n, p)| Circle::new((f64::from(*n), p[i]), 4, colour.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn cache_plot(path: &Path, report: &Report) -> Result<()> {
+    use plotters::prelude::*;
+    let bars: Vec<(String, f64, f64)> = report
+        .cache
+        .iter()
+        .map(|p| {
+            let t = tx(&p["results"], "view product");
+            (
+                p["label"].as_str().unwrap_or("").to_owned(),
+                num(&t["throughput_per_s"]),
+                num(&t["p95_ms"]),
+            )
+        })
+        .collect();
+    let root = BitMapBackend::new(path, (900, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(450);
+    for (area, title, pick) in [
+        (&left, "reads per second", 1usize),
+        (&right, "p95 latency, ms", 2usize),
+    ] {
+        let value = |b: &(String, f64, f64)| if pick == 1 { b.1 } else { b.2 };
+        let max = bars.iter().map(value).fold(1.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("cache on vs off: {title}"), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..bars.len() as f64, 0f64..max)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|_| String::new())
+            .draw()?;
+        // Each bar is named above it: the axis has no place for three long labels.
+        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+            Text::new(
+                b.0.clone(),
+                (i as f64 + 0.12, value(b) + max * 0.02),
+                ("sans-serif", 13),
+            )
+        }))?;
+        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+            let colour = if b.0.contains("off") { RED } else { BLUE };
+            Rectangle::new(
+                [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, value(b))],
+                colour.filled(),
+            )
+        }))?;
+    }
+    root.present()?;
+    Ok(())
+}
