@@ -329,8 +329,7 @@ impl<S: IdentityStore> Identity<S> {
             .into_iter()
             .filter(|u| !existing.contains(&u.user.username))
             .collect();
-        let hasher = self.hasher.clone();
-        let new_users = blocking(move || {
+        let new_users = self.hasher.offload(move |hasher| {
             missing
                 .into_iter()
                 .map(|imported| {
@@ -349,6 +348,7 @@ impl<S: IdentityStore> Identity<S> {
                 .collect::<Result<Vec<_>, String>>()
         })
         .await
+        .map_err(|err| err.to_string())
         .and_then(|result| result)
         .map_err(SetupError::Hash)?;
         let created = self.store.insert_missing_users(&name, &new_users).await?;
@@ -525,10 +525,10 @@ impl<S: IdentityStore> Identity<S> {
             )
             .await?;
         let Some(record) = found.filter(|r| r.user.service_account_client.is_none()) else {
-            let hasher = self.hasher.clone();
-            blocking(move || hasher.verify_decoy(password.expose_secret()))
+            self.hasher
+                .offload(move |hasher| hasher.verify_decoy(password.expose_secret()))
                 .await
-                .map_err(TokenError::Internal)?;
+                .map_err(|err| TokenError::Internal(err.to_string()))?;
             tracing::info!(realm = realm.name(), user.name = %username, "login failed: unknown user");
             return Err(TokenError::InvalidCredentials);
         };
@@ -547,12 +547,11 @@ impl<S: IdentityStore> Identity<S> {
             return Err(TokenError::TemporarilyLocked);
         }
         let matches = match record.password_hash.clone() {
-            Some(hash) => {
-                let hasher = self.hasher.clone();
-                blocking(move || hasher.verify(password.expose_secret(), &hash))
-                    .await
-                    .map_err(TokenError::Internal)?
-            }
+            Some(hash) => self
+                .hasher
+                .offload(move |hasher| hasher.verify(password.expose_secret(), &hash))
+                .await
+                .map_err(|err| TokenError::Internal(err.to_string()))?,
             None => false,
         };
         if !matches {
@@ -924,10 +923,11 @@ impl<S: IdentityStore> Identity<S> {
         let last_name = crate::domain::user::name("lastName", request.last_name.as_deref())?;
         let (password_hash, password_temporary) = match request.password {
             Some((password, temporary)) => {
-                let hasher = self.hasher.clone();
-                let hash = blocking(move || hasher.hash(password.expose_secret()))
+                let hash = self
+                    .hasher
+                    .offload(move |hasher| hasher.hash(password.expose_secret()))
                     .await
-                    .map_err(AdminError::Internal)?
+                    .and_then(|hash| hash)
                     .map_err(|err| AdminError::Internal(err.to_string()))?;
                 (Some(hash), temporary)
             }
@@ -965,10 +965,11 @@ impl<S: IdentityStore> Identity<S> {
         temporary: bool,
     ) -> Result<(), AdminError> {
         let id: Uuid = id.parse().map_err(|_| AdminError::UserNotFound)?;
-        let hasher = self.hasher.clone();
-        let hash = blocking(move || hasher.hash(password.expose_secret()))
+        let hash = self
+            .hasher
+            .offload(move |hasher| hasher.hash(password.expose_secret()))
             .await
-            .map_err(AdminError::Internal)?
+            .and_then(|hash| hash)
             .map_err(|err| AdminError::Internal(err.to_string()))?;
         if self
             .store

@@ -12,6 +12,7 @@
 //! | `IDENTITY_ACCESS_TOKEN_LIFESPAN_S` | unset: the realm's `accessTokenLifespan` |
 //! | `IDENTITY_BRUTE_FORCE_WAIT_S` | unset: the realm's `waitIncrementSeconds` |
 //! | `IDENTITY_PASSWORD_HASH_MEMORY_KIB`, `IDENTITY_PASSWORD_HASH_ITERATIONS` | `19456`, `2` (argon2id) |
+//! | `IDENTITY_PASSWORD_HASH_CONCURRENCY` | the CPU count (hashes at once; each holds its memory) |
 //! | `IDENTITY_SIGNING_KEY_PEM` (or `_FILE`) | unset: a key generated once and kept in the database |
 //!
 //! The realm file's `${VAR}` / `${VAR:default}` placeholders read the process
@@ -111,6 +112,7 @@ impl Config {
             password_hash: PasswordHashConfig {
                 memory_kib: env.get("PASSWORD_HASH_MEMORY_KIB", defaults.memory_kib)?,
                 iterations: env.get("PASSWORD_HASH_ITERATIONS", defaults.iterations)?,
+                concurrency: env.get("PASSWORD_HASH_CONCURRENCY", defaults.concurrency)?,
             },
             signing_key_pem,
         })
@@ -181,6 +183,7 @@ mod tests {
             ("IDENTITY_BRUTE_FORCE_WAIT_S", "2"),
             ("IDENTITY_PASSWORD_HASH_MEMORY_KIB", "64"),
             ("IDENTITY_PASSWORD_HASH_ITERATIONS", "1"),
+            ("IDENTITY_PASSWORD_HASH_CONCURRENCY", "3"),
             ("IDENTITY_REALM_FILE", "none"),
             ("IDENTITY_SIGNING_KEY_PEM", "-----BEGIN"),
         ]))
@@ -188,6 +191,7 @@ mod tests {
         assert_eq!(config.access_token_lifespan, Some(Duration::from_secs(1)));
         assert_eq!(config.brute_force_wait, Some(Duration::from_secs(2)));
         assert_eq!(config.password_hash.memory_kib, 64);
+        assert_eq!(config.password_hash.concurrency, 3);
         assert_eq!(config.realm_file, None);
         assert_eq!(
             config.signing_key_pem.unwrap().expose_secret(),
