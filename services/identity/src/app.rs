@@ -329,28 +329,30 @@ impl<S: IdentityStore> Identity<S> {
             .into_iter()
             .filter(|u| !existing.contains(&u.user.username))
             .collect();
-        let new_users = self.hasher.offload(move |hasher| {
-            missing
-                .into_iter()
-                .map(|imported| {
-                    let password_hash = imported
-                        .password
-                        .as_ref()
-                        .map(|p| hasher.hash(p.expose_secret()))
-                        .transpose()
-                        .map_err(|err| err.to_string())?;
-                    Ok(NewUser {
-                        user: imported.user,
-                        password_hash,
-                        password_temporary: imported.temporary,
+        let new_users = self
+            .hasher
+            .offload(move |hasher| {
+                missing
+                    .into_iter()
+                    .map(|imported| {
+                        let password_hash = imported
+                            .password
+                            .as_ref()
+                            .map(|p| hasher.hash(p.expose_secret()))
+                            .transpose()
+                            .map_err(|err| err.to_string())?;
+                        Ok(NewUser {
+                            user: imported.user,
+                            password_hash,
+                            password_temporary: imported.temporary,
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, String>>()
-        })
-        .await
-        .map_err(|err| err.to_string())
-        .and_then(|result| result)
-        .map_err(SetupError::Hash)?;
+                    .collect::<Result<Vec<_>, String>>()
+            })
+            .await
+            .map_err(|err| err.to_string())
+            .and_then(|result| result)
+            .map_err(SetupError::Hash)?;
         let created = self.store.insert_missing_users(&name, &new_users).await?;
         self.reload().await?;
         Ok(ImportReport {
