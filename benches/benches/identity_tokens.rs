@@ -105,28 +105,40 @@ fn validation(c: &mut Criterion) {
         .sign(&grant(&import.realm, &user).claims().access)
         .expect("token");
     let jwks = KeyRing::new(vec![key]).jwks();
-    let (_server, auth) = runtime.block_on(async {
+    let (_server, uncached, cached) = runtime.block_on(async {
         let server = MockServer::start().await;
         Mock::given(path(JWKS_PATH))
             .respond_with(ResponseTemplate::new(200).set_body_json(&jwks))
             .mount(&server)
             .await;
-        let auth = Authenticator::new(AuthConfig {
-            issuer: ISSUER.to_owned(),
-            jwks_url: format!("{}{JWKS_PATH}", server.uri()),
-            audience: "ironvessel".to_owned(),
-            leeway: Duration::from_secs(5),
-            min_refresh_interval: Duration::from_secs(10),
-        });
-        // Warm the key cache: the benchmark measures validation, not the JWKS fetch.
-        auth.authenticate(&token)
-            .await
-            .expect("the token validates");
-        (server, auth)
+        let authenticator = |token_cache_size| {
+            Authenticator::new(AuthConfig {
+                issuer: ISSUER.to_owned(),
+                jwks_url: format!("{}{JWKS_PATH}", server.uri()),
+                audience: "ironvessel".to_owned(),
+                leeway: Duration::from_secs(5),
+                min_refresh_interval: Duration::from_secs(10),
+                token_cache_size,
+            })
+        };
+        let (uncached, cached) = (authenticator(0), authenticator(10_000));
+        // Warm the key caches (and the token cache): the benchmark measures validation,
+        // not the JWKS fetch.
+        for auth in [&uncached, &cached] {
+            auth.authenticate(&token)
+                .await
+                .expect("the token validates");
+        }
+        (server, uncached, cached)
     });
     let mut group = c.benchmark_group("identity_token_validation");
+    // Signature and claims checked on every call.
     group.bench_function("platform_authenticator_rs256", |b| {
-        b.iter(|| runtime.block_on(auth.authenticate(black_box(&token))));
+        b.iter(|| runtime.block_on(uncached.authenticate(black_box(&token))));
+    });
+    // The same token again, as every request of a session after its first sends it.
+    group.bench_function("platform_authenticator_rs256_seen_before", |b| {
+        b.iter(|| runtime.block_on(cached.authenticate(black_box(&token))));
     });
     group.finish();
 }

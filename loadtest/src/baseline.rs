@@ -9,6 +9,7 @@ use axum::{
     Json, Router,
     extract::Path,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use serde_json::{Value, json};
 
@@ -42,6 +43,10 @@ pub async fn serve(addr: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("could not bind {addr}"))?;
     println!("baseline listening on http://{}", listener.local_addr()?);
+    // As the shop's services do (platform::http::server::serve).
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router()).await?;
     Ok(())
 }

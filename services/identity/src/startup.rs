@@ -150,6 +150,7 @@ impl App {
             audience: "ironvessel".to_owned(),
             leeway: Duration::ZERO,
             min_refresh_interval: Duration::ZERO,
+            token_cache_size: 10_000,
         }
     }
 

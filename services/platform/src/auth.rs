@@ -6,6 +6,12 @@
 //! [`AuthConfig::min_refresh_interval`] so a flood of forged `kid`s cannot hammer the
 //! provider. Roles come from `realm_access.roles`; the user id is `sub`.
 //!
+//! A verified token is remembered (by its SHA-256, in a bounded cache) until it expires,
+//! so a client sending the same token with every request pays for one RSA verification,
+//! not one per request and per hop. A remembered token is checked against its `exp`
+//! on every use, and the cache is emptied when a fetch of the signing keys finds one
+//! gone, so a key taken out of the JWKS stops its tokens as soon as a service notices.
+//!
 //! Handlers ask for [`CurrentUser`], [`Customer`] or [`Manager`] as extractors.
 
 use std::{
@@ -21,12 +27,17 @@ use axum::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::{
     config::{ConfigError, Env},
     http::error::{ErrorCode, ErrorResponse},
 };
+
+/// Verified tokens remembered by default: one per active user of a busy replica, about
+/// 200 bytes each.
+const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
 
 /// Auth settings.
 ///
@@ -36,6 +47,7 @@ use crate::{
 /// | `<P>_AUTH_JWKS_URL` | `<issuer>/protocol/openid-connect/certs` |
 /// | `<P>_AUTH_AUDIENCE` | `ironvessel` |
 /// | `<P>_AUTH_LEEWAY_MS` | `5000`: clock skew tolerated on `exp`/`nbf` |
+/// | `<P>_AUTH_TOKEN_CACHE_SIZE` | `10000`: verified tokens remembered until they expire (0: none) |
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// Expected `iss`.
@@ -48,6 +60,8 @@ pub struct AuthConfig {
     pub leeway: Duration,
     /// Minimum time between two JWKS fetches triggered by unknown `kid`s.
     pub min_refresh_interval: Duration,
+    /// How many verified tokens are remembered (0: every request is verified).
+    pub token_cache_size: usize,
 }
 
 impl AuthConfig {
@@ -62,6 +76,7 @@ impl AuthConfig {
             audience: env.string("AUTH_AUDIENCE", "ironvessel"),
             leeway: env.millis("AUTH_LEEWAY_MS", Duration::from_secs(5))?,
             min_refresh_interval: Duration::from_secs(10),
+            token_cache_size: env.get("AUTH_TOKEN_CACHE_SIZE", DEFAULT_TOKEN_CACHE_SIZE)?,
             issuer,
         })
     }
@@ -162,6 +177,7 @@ struct RealmAccess {
 
 #[derive(Debug, Deserialize)]
 struct Claims {
+    exp: u64,
     sub: String,
     preferred_username: Option<String>,
     realm_access: Option<RealmAccess>,
@@ -184,6 +200,41 @@ struct Inner {
     http: reqwest::Client,
     cache: RwLock<KeyCache>,
     refresh: Mutex<()>,
+    /// Tokens verified already, by SHA-256.
+    verified: Option<quick_cache::sync::Cache<[u8; 32], Verified>>,
+}
+
+/// What a verified token said, and until when it holds.
+#[derive(Debug, Clone)]
+struct Verified {
+    /// `exp`, seconds since the epoch.
+    expires: u64,
+    id: String,
+    username: Option<String>,
+    roles: HashSet<String>,
+}
+
+impl Verified {
+    fn user(&self, token: &str) -> CurrentUser {
+        CurrentUser {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            roles: self.roles.clone(),
+            token: token.to_owned(),
+        }
+    }
+}
+
+/// Whether a token with `exp` = `expires` still holds at `now`, with the leeway a full
+/// validation gives.
+fn unexpired(expires: u64, leeway: Duration, now: u64) -> bool {
+    now <= expires.saturating_add(leeway.as_secs())
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -201,18 +252,46 @@ impl Authenticator {
             .timeout(Duration::from_secs(3))
             .build()
             .unwrap_or_default();
+        let verified = (config.token_cache_size > 0)
+            .then(|| quick_cache::sync::Cache::new(config.token_cache_size));
         Self {
             inner: Arc::new(Inner {
                 config,
                 http,
                 cache: RwLock::new(KeyCache::default()),
                 refresh: Mutex::new(()),
+                verified,
             }),
         }
     }
 
     /// Validates `token` and returns its user.
     pub async fn authenticate(&self, token: &str) -> Result<CurrentUser, AuthError> {
+        let Some(verified) = &self.inner.verified else {
+            return self.verify(token).await.map(|(user, _)| user);
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(known) = verified.get(&digest) {
+            if unexpired(known.expires, self.inner.config.leeway, now_secs()) {
+                return Ok(known.user(token));
+            }
+            verified.remove(&digest);
+        }
+        let (user, expires) = self.verify(token).await?;
+        verified.insert(
+            digest,
+            Verified {
+                expires,
+                id: user.id.clone(),
+                username: user.username.clone(),
+                roles: user.roles.clone(),
+            },
+        );
+        Ok(user)
+    }
+
+    /// Checks signature and claims; returns the user and the token's `exp`.
+    async fn verify(&self, token: &str) -> Result<(CurrentUser, u64), AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|err| AuthError::Invalid(format!("malformed token: {err}")))?;
         if header.alg != Algorithm::RS256 {
@@ -234,7 +313,7 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|err| AuthError::Invalid(err.to_string()))?;
         let claims = data.claims;
-        Ok(CurrentUser {
+        let user = CurrentUser {
             id: claims.sub,
             username: claims.preferred_username,
             roles: claims
@@ -242,7 +321,8 @@ impl Authenticator {
                 .map(|access| access.roles.into_iter().collect())
                 .unwrap_or_default(),
             token: token.to_owned(),
-        })
+        };
+        Ok((user, claims.exp))
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
@@ -264,6 +344,12 @@ impl Authenticator {
         }
         let keys = self.fetch().await?;
         let mut cache = self.inner.cache.write().await;
+        // Tokens signed by a key that is gone must not outlive it here.
+        if let Some(verified) = &self.inner.verified
+            && cache.keys.keys().any(|kid| !keys.contains_key(kid))
+        {
+            verified.clear();
+        }
         cache.keys = keys;
         cache.fetched_at = Some(Instant::now());
         cache
@@ -360,3 +446,18 @@ macro_rules! role_extractor {
 
 role_extractor!(Customer, Role::Customer);
 role_extractor!(Manager, Role::Manager);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_token_holds_until_its_expiry_plus_the_leeway() {
+        let leeway = Duration::from_secs(5);
+        assert!(unexpired(1_000, leeway, 999));
+        assert!(unexpired(1_000, leeway, 1_005));
+        assert!(!unexpired(1_000, leeway, 1_006));
+        assert!(!unexpired(1_000, Duration::ZERO, 1_001));
+        assert!(unexpired(u64::MAX, leeway, u64::MAX));
+    }
+}

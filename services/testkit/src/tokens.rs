@@ -46,6 +46,11 @@ fn signing_key() -> &'static Key {
     KEY.get_or_init(|| make_key("test-key-1"))
 }
 
+fn next_key() -> &'static Key {
+    static KEY: OnceLock<Key> = OnceLock::new();
+    KEY.get_or_init(|| make_key("test-key-2"))
+}
+
 fn rogue_key() -> &'static Key {
     static KEY: OnceLock<Key> = OnceLock::new();
     // Same kid as the real key: only the signature gives it away.
@@ -67,6 +72,8 @@ pub struct TokenSpec {
     pub expires_in: i64,
     /// Sign with a key the JWKS does not hold.
     pub rogue_signature: bool,
+    /// Sign with the key the provider publishes after [`TestIdp::rotate`].
+    pub next_key: bool,
 }
 
 impl TokenSpec {
@@ -79,6 +86,7 @@ impl TokenSpec {
             audience: AUDIENCE.to_owned(),
             expires_in: 300,
             rogue_signature: false,
+            next_key: false,
         }
     }
 
@@ -109,6 +117,18 @@ impl TestIdp {
         Self { server }
     }
 
+    /// Replaces the published key by a new one (`test-key-2`): tokens signed before no
+    /// longer validate once a service fetches the JWKS again.
+    pub async fn rotate(&self) {
+        self.server.reset().await;
+        Mock::given(path(JWKS_PATH))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({ "keys": [next_key().jwk] })),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
     /// Auth settings that trust this provider.
     pub fn auth_config(&self) -> AuthConfig {
         AuthConfig {
@@ -117,6 +137,7 @@ impl TestIdp {
             audience: AUDIENCE.to_owned(),
             leeway: std::time::Duration::from_secs(5),
             min_refresh_interval: std::time::Duration::from_secs(10),
+            token_cache_size: 10_000,
         }
     }
 
@@ -124,6 +145,8 @@ impl TestIdp {
     pub fn token(&self, spec: &TokenSpec) -> String {
         let key = if spec.rogue_signature {
             rogue_key()
+        } else if spec.next_key {
+            next_key()
         } else {
             signing_key()
         };

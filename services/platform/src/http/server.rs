@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use axum::Router;
+use axum::{Router, serve::ListenerExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -15,11 +15,20 @@ pub async fn bind(config: &HttpConfig) -> std::io::Result<TcpListener> {
 
 /// Serves `router` until `shutdown` is cancelled, then stops accepting and lets
 /// in-flight requests finish.
+///
+/// Every accepted connection gets `TCP_NODELAY`: a response written in more than one
+/// piece (a streamed body, as the gateway relays one) must not wait for the peer's
+/// delayed ACK (Nagle's algorithm), which `axum::serve` does not switch off.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
