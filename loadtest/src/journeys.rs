@@ -357,6 +357,13 @@ async fn view_cart(user: &mut GooseUser, context: &Context) -> TransactionResult
 }
 
 /// Records how long an asynchronous outcome took to show, or a failure at the deadline.
+fn answer_customer(answer: &Answer) -> String {
+    answer.json()["customerId"]
+        .as_str()
+        .unwrap_or("an unknown customer")
+        .to_owned()
+}
+
 fn record_wait(context: &Context, name: &str, started: Instant, seen: bool) {
     context.recorder.record(name, started.elapsed(), seen);
 }
@@ -434,8 +441,12 @@ async fn check_out(user: &mut GooseUser, context: &Context) -> TransactionResult
         return Ok(());
     }
 
+    // The payment checkout created; older servers' answers without an id fall back to
+    // "a payment newer than the newest before".
+    let created = accepted.json()["id"].as_i64();
     let started = Instant::now();
     let mut settled: Option<(i64, String)> = None;
+    let mut last_seen = "no answer".to_owned();
     while started.elapsed() < context.poll_deadline {
         let answer = call(
             user,
@@ -447,17 +458,33 @@ async fn check_out(user: &mut GooseUser, context: &Context) -> TransactionResult
             &[200],
         )
         .await?;
-        settled = answer.json().as_array().and_then(|payments| {
-            payments
-                .iter()
-                .filter(|p| p["id"].as_i64() > Some(newest_before))
-                .find(|p| p["status"] != "PENDING")
-                .and_then(|p| Some((p["id"].as_i64()?, p["status"].as_str()?.to_owned())))
+        let payments = answer.json();
+        let ours = payments.as_array().and_then(|payments| {
+            payments.iter().find(|p| match created {
+                Some(id) => p["id"].as_i64() == Some(id),
+                None => p["id"].as_i64() > Some(newest_before),
+            })
         });
+        last_seen = ours.map_or_else(
+            || "not in the list".to_owned(),
+            |p| format!("{}", p["status"]),
+        );
+        settled = ours
+            .filter(|p| p["status"] != "PENDING")
+            .and_then(|p| Some((p["id"].as_i64()?, p["status"].as_str()?.to_owned())));
         if settled.is_some() {
             break;
         }
         tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    if settled.is_none() {
+        // Worth a line: the report only counts it.
+        eprintln!(
+            "payment {} of {} not settled within {:?}: last seen {last_seen}",
+            created.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            answer_customer(&accepted),
+            context.poll_deadline,
+        );
     }
     record_wait(context, "payment settled", started, settled.is_some());
     let Some((payment, status)) = settled else {

@@ -86,6 +86,10 @@ async fn perf(root: &Path, args: &PerfArgs) -> Result<()> {
     let runs = out.join("runs");
     let logs = out.join("logs");
     fs::create_dir_all(&runs)?;
+    // This run's logs only (they are appended to while it runs).
+    if logs.exists() {
+        fs::remove_dir_all(&logs)?;
+    }
     fs::create_dir_all(&logs)?;
 
     let database = Url::parse(
@@ -179,14 +183,24 @@ async fn perf(root: &Path, args: &PerfArgs) -> Result<()> {
 fn shop_constraint(shop: &Shop, args: &PerfArgs) -> String {
     match &shop.cgroups {
         Some(cgroups) => format!(
-            "each replica of the scaled service in its own cgroup ({}) limited to {} CPU ({} µs per {} µs period), as the kubelet enforces a CPU limit",
+            "each replica of the scaled service in its own cgroup ({}) limited to {} CPU ({} µs per {} µs period), as the kubelet enforces a CPU limit, and started with TOKIO_WORKER_THREADS={} (the CPUs a container with that limit reports to the runtime)",
             cgroups.describe(),
             args.cpu_per_replica,
             (args.cpu_per_replica * 100_000.0).round(),
-            100_000
+            100_000,
+            worker_threads(args.cpu_per_replica),
         ),
         None => "no writable cgroup CPU controller: replicas were NOT CPU-limited, scaling figures only show load spreading".to_owned(),
     }
+}
+
+/// Runtime worker threads for a replica limited to `cpus`: what
+/// `std::thread::available_parallelism` returns inside a container with that CPU limit
+/// (the quota rounded up). Our replicas are put into their cgroup after they start, so
+/// they would otherwise size their runtime by the whole machine and spend the quota on
+/// threads waking each other.
+fn worker_threads(cpus: f64) -> u64 {
+    (cpus.ceil() as u64).max(1)
 }
 
 #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
@@ -652,12 +666,22 @@ impl Shop {
         for (name, value) in extra {
             env.push((format!("{prefix}_{name}"), (*value).to_owned()));
         }
+        if self.scaled == Some(instance.service.name) && self.cgroups.is_some() {
+            env.push((
+                "TOKIO_WORKER_THREADS".into(),
+                worker_threads(self.cpu_per_replica).to_string(),
+            ));
+        }
         env
     }
 
     fn spawn(&mut self, instance: &Instance, extra: &[(&str, &str)]) -> Result<()> {
         let id = instance.id();
-        let log = fs::File::create(self.logs.join(format!("{id}.log")))?;
+        // Appended to, so a replica's log keeps every phase it was started for.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{id}.log")))?;
         let child = Command::new(self.bin.join(instance.service.package))
             .envs(self.environment(instance, extra))
             .stdout(log.try_clone()?)

@@ -4,8 +4,11 @@
 //! A replica is in rotation while it is healthy. It leaves when an active health check
 //! fails ([`crate::probe`]) or, passively, after `eject_after` consecutive failed
 //! requests (connect errors, timeouts, 502/503/504); only a passing health check brings
-//! it back. Requests go round robin over the replicas in rotation, which spreads them
-//! evenly over equal replicas and is easy to reason about.
+//! it back. A request goes to the replica in rotation with the fewest requests in
+//! flight, ties broken round robin: equal replicas share requests evenly (with nothing
+//! in flight it is plain round robin), and a replica that slows down (CPU-throttled,
+//! pausing, overloaded) gets fewer requests until it catches up instead of an equal
+//! share that queues behind it, as Envoy's and Linkerd's least-request balancers do.
 //!
 //! The circuit breaker (failsafe, consecutive failures, constant back-off) watches the
 //! pool as a whole: when every replica is failing, it answers 503 at once for a while
@@ -37,6 +40,18 @@ pub struct Replica {
     authority: Authority,
     healthy: AtomicBool,
     failures: AtomicU32,
+    in_flight: AtomicUsize,
+}
+
+/// A request sent to a replica and not answered yet; counted in its `in_flight` until
+/// dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<Replica>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Replica {
@@ -47,7 +62,19 @@ impl Replica {
             authority,
             healthy: AtomicBool::new(true),
             failures: AtomicU32::new(0),
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts a request to this replica until the guard is dropped.
+    pub fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Requests sent and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// `host:port`.
@@ -191,18 +218,27 @@ impl Pool {
             .clone()
     }
 
-    /// The next replica in rotation (round robin), or `None` when none is healthy.
+    /// The replica in rotation with the fewest requests in flight (round robin among
+    /// equals), or `None` when none is healthy.
     pub fn pick(&self) -> Option<Arc<Replica>> {
         let replicas = self.replicas();
-        let healthy = replicas.iter().filter(|r| r.is_healthy()).count();
-        if healthy == 0 {
-            return None;
-        }
-        let ticket = self.next.fetch_add(1, Ordering::Relaxed) % healthy;
-        replicas
+        let least = replicas
             .iter()
             .filter(|r| r.is_healthy())
+            .map(|r| r.in_flight())
+            .min()?;
+        let candidates = || {
+            replicas
+                .iter()
+                .filter(move |r| r.is_healthy() && r.in_flight() == least)
+        };
+        // Counts move under our feet; whoever is still among the least busy is as good.
+        let count = candidates().count().max(1);
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        candidates()
             .nth(ticket)
+            .or_else(|| candidates().next())
+            .or_else(|| replicas.iter().find(|r| r.is_healthy()))
             .cloned()
     }
 
@@ -394,6 +430,35 @@ mod tests {
         assert_eq!(counts.get("b:1"), None, "an unhealthy replica gets nothing");
         assert_eq!(counts["a:1"], 150);
         assert_eq!(counts["c:1"], 150);
+    }
+
+    #[test]
+    fn a_replica_with_requests_in_flight_gets_the_next_ones_only_when_the_others_are_as_busy() {
+        let pool = pool(&["a:1", "b:1", "c:1"]);
+        let slow = replica(&pool, "a:1");
+        let stuck: Vec<_> = (0..2).map(|_| slow.start()).collect();
+        assert_eq!(slow.in_flight(), 2);
+
+        // b and c take turns while a is busier than both.
+        let mut guards = Vec::new();
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            let picked = pool.pick().unwrap();
+            order.push(picked.authority().to_string());
+            guards.push(picked.start());
+        }
+        assert_eq!(order.iter().filter(|a| *a == "a:1").count(), 0, "{order:?}");
+        assert_eq!(order.iter().filter(|a| *a == "b:1").count(), 2, "{order:?}");
+        // Now all three have two in flight: round robin over all of them again.
+        let counts = spread(&pool, 300);
+        assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![100; 3]);
+
+        // Answers come back: the counts follow.
+        drop(stuck);
+        assert_eq!(slow.in_flight(), 0);
+        assert_eq!(pool.pick().unwrap().authority().as_str(), "a:1");
+        drop(guards);
+        assert!(pool.replicas().iter().all(|r| r.in_flight() == 0));
     }
 
     #[test]

@@ -203,6 +203,8 @@ impl Gateway {
         loop {
             exchange.attempts += 1;
             exchange.replica = Some(replica.authority().to_string());
+            // In flight until its answer's head arrives (or the attempt fails).
+            let in_flight = replica.start();
             let attempt = self.shared.client.send(
                 &replica,
                 &parts.method,
@@ -210,7 +212,9 @@ impl Gateway {
                 headers,
                 body.clone(),
             );
-            match tokio::time::timeout_at(deadline, attempt).await {
+            let outcome = tokio::time::timeout_at(deadline, attempt).await;
+            drop(in_flight);
+            match outcome {
                 Err(_) => {
                     pool.record_failure(&replica);
                     pool.circuit_failure();
