@@ -78,6 +78,7 @@ impl Default for Weights {
 #[derive(Debug, Clone)]
 struct Session {
     token: String,
+    username: String,
     added: bool,
 }
 
@@ -182,6 +183,7 @@ async fn login(user: &mut GooseUser, recorder: &Recorder, who: &Credentials) -> 
     if let Some(token) = answer.json()["access_token"].as_str() {
         user.set_session_data(Session {
             token: token.to_owned(),
+            username: who.username.clone(),
             added: false,
         });
     }
@@ -357,13 +359,6 @@ async fn view_cart(user: &mut GooseUser, context: &Context) -> TransactionResult
 }
 
 /// Records how long an asynchronous outcome took to show, or a failure at the deadline.
-fn answer_customer(answer: &Answer) -> String {
-    answer.json()["customerId"]
-        .as_str()
-        .unwrap_or("an unknown customer")
-        .to_owned()
-}
-
 fn record_wait(context: &Context, name: &str, started: Instant, seen: bool) {
     context.recorder.record(name, started.elapsed(), seen);
 }
@@ -441,9 +436,8 @@ async fn check_out(user: &mut GooseUser, context: &Context) -> TransactionResult
         return Ok(());
     }
 
-    // The payment checkout created; older servers' answers without an id fall back to
-    // "a payment newer than the newest before".
-    let created = accepted.json()["id"].as_i64();
+    // Checkout answers with a message only (as the original does): the payment it made
+    // is the customer's first one newer than the newest before.
     let started = Instant::now();
     let mut settled: Option<(i64, String)> = None;
     let mut last_seen = "no answer".to_owned();
@@ -460,13 +454,18 @@ async fn check_out(user: &mut GooseUser, context: &Context) -> TransactionResult
         .await?;
         let payments = answer.json();
         let ours = payments.as_array().and_then(|payments| {
-            payments.iter().find(|p| match created {
-                Some(id) => p["id"].as_i64() == Some(id),
-                None => p["id"].as_i64() > Some(newest_before),
-            })
+            payments
+                .iter()
+                .find(|p| p["id"].as_i64() > Some(newest_before))
         });
         last_seen = ours.map_or_else(
-            || "not in the list".to_owned(),
+            || {
+                let ids: Vec<i64> = payments
+                    .as_array()
+                    .map(|all| all.iter().filter_map(|p| p["id"].as_i64()).collect())
+                    .unwrap_or_default();
+                format!("not in the list (newest before {newest_before}; listed {ids:?})")
+            },
             |p| format!("{}", p["status"]),
         );
         settled = ours
@@ -480,9 +479,9 @@ async fn check_out(user: &mut GooseUser, context: &Context) -> TransactionResult
     if settled.is_none() {
         // Worth a line: the report only counts it.
         eprintln!(
-            "payment {} of {} not settled within {:?}: last seen {last_seen}",
-            created.map_or_else(|| "?".to_owned(), |id| id.to_string()),
-            answer_customer(&accepted),
+            "the payment of {} not settled within {:?}: last seen {last_seen}",
+            user.get_session_data::<Session>()
+                .map_or("?", |session| session.username.as_str()),
             context.poll_deadline,
         );
     }
