@@ -141,11 +141,14 @@ async fn perf(root: &Path, args: &PerfArgs) -> Result<()> {
 
     println!("==> baseline: bare axum handler");
     let mut baseline = Baseline::start(&bin.join("loadtest"))?;
+    let server = vec![("bare axum".to_owned(), baseline.child.id())];
+    let before = CpuSample::take(&server, None).await;
     let base = load.run(
         "baseline",
         &baseline.url,
         &[&catalog[..], &["--run-time", &seconds]].concat(),
     )?;
+    report.cpu_baseline = CpuSample::take(&server, None).await.since(&before);
     baseline.stop();
     report.baseline = Some(base);
 
@@ -288,9 +291,13 @@ async fn experiments(
     report
         .cache
         .push(load.cache(&cache_args("cache on, cold", true))?);
+    let before = CpuSample::take(&shop.pids(), Some(redis_url)).await;
     report
         .cache
         .push(load.cache(&cache_args("cache on, warm", false))?);
+    report.cpu_warm = CpuSample::take(&shop.pids(), Some(redis_url))
+        .await
+        .since(&before);
     report.staleness = Some(load.staleness(&services::gateway_url())?);
 
     println!("==> caching: off");
@@ -958,9 +965,79 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU seconds (user + system, every thread) used so far by each process, by the load
+/// client (this process's waited-for children: the run just finished) and by Redis.
+#[derive(Debug, Default, Clone)]
+struct CpuSample(BTreeMap<String, f64>);
+
+/// The load client's name in a [`CpuSample`].
+const LOAD_CLIENT: &str = "load client";
+
+/// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+impl CpuSample {
+    async fn take(pids: &[(String, u32)], redis_url: Option<&str>) -> Self {
+        let mut cpu = BTreeMap::new();
+        for (id, pid) in pids {
+            if let Some(secs) = stat_cpu_secs(&format!("/proc/{pid}/stat"), 14) {
+                cpu.insert(id.clone(), secs);
+            }
+        }
+        if let Some(secs) = stat_cpu_secs("/proc/self/stat", 16) {
+            cpu.insert(LOAD_CLIENT.to_owned(), secs);
+        }
+        if let Some(url) = redis_url
+            && let Ok(secs) = redis_cpu_secs(url).await
+        {
+            cpu.insert("redis".to_owned(), secs);
+        }
+        Self(cpu)
+    }
+
+    /// What each process used since `before` (processes in both samples).
+    fn since(&self, before: &Self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter_map(|(id, now)| before.0.get(id).map(|then| (id.clone(), now - then)))
+                .collect(),
+        )
+    }
+}
+
+/// Fields `first` and `first + 1` (1-based, as in proc(5)) of a `/proc/<pid>/stat`, in
+/// seconds: 14/15 are the process's user and system time, 16/17 its waited-for
+/// children's.
+fn stat_cpu_secs(path: &str, first: usize) -> Option<f64> {
+    let stat = fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces and parentheses; field 3 follows the
+    // last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some((field(first)? + field(first + 1)?) as f64 / USER_HZ)
+}
+
+/// Redis's own CPU seconds (`used_cpu_user + used_cpu_sys` of `INFO cpu`).
+async fn redis_cpu_secs(redis_url: &str) -> Result<f64> {
+    let client = redis::Client::open(redis_url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
+    Ok(info
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix("used_cpu_user:")
+                .or_else(|| line.strip_prefix("used_cpu_sys:"))
+        })
+        .filter_map(|value| value.trim().parse::<f64>().ok())
+        .sum())
+}
+
 /// Everything measured.
 #[derive(Debug, Default)]
 struct Report {
+    cpu_baseline: CpuSample,
+    cpu_warm: CpuSample,
     baseline: Option<Value>,
     slo: Option<Value>,
     rss: BTreeMap<String, u64>,
@@ -972,6 +1049,47 @@ struct Report {
     events: Option<(Value, f64, f64)>,
     constraint: String,
     elapsed_secs: f64,
+}
+
+/// CPU per read of each process in the baseline and the warm cached run: steadier than
+/// throughput, which on a shared machine moves with whatever else runs.
+fn cpu_table(baseline: &CpuSample, warm: &CpuSample, base_reads: f64, shop_reads: f64) -> String {
+    let mut md = String::from(
+        "CPU per read (µs of user + system time, every thread; the load client's too):\n\n| process | baseline | shop, cache warm |\n|---|---:|---:|\n",
+    );
+    let per_read = |sample: &CpuSample, id: &str, reads: f64| {
+        sample.0.get(id).filter(|_| reads > 0.0).map_or_else(
+            || "–".to_owned(),
+            |secs| format!("{:.1}", secs * 1e6 / reads),
+        )
+    };
+    let mut ids: Vec<&String> = baseline.0.keys().chain(warm.0.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    // Processes the warm run did not use (the other services) would only add noise.
+    ids.retain(|id| baseline.0.contains_key(*id) || warm.0[*id] * 1e6 / shop_reads.max(1.0) >= 1.0);
+    for id in ids {
+        let _ = writeln!(
+            md,
+            "| {id} | {} | {} |",
+            per_read(baseline, id, base_reads),
+            per_read(warm, id, shop_reads)
+        );
+    }
+    let total = |sample: &CpuSample, reads: f64| {
+        if reads > 0.0 {
+            format!("{:.1}", sample.0.values().sum::<f64>() * 1e6 / reads)
+        } else {
+            "–".to_owned()
+        }
+    };
+    let _ = writeln!(
+        md,
+        "| **all** | {} | {} |\n",
+        total(baseline, base_reads),
+        total(warm, shop_reads)
+    );
+    md
 }
 
 fn tx<'a>(results: &'a Value, name: &str) -> &'a Value {
@@ -1027,6 +1145,12 @@ impl Report {
                 md,
                 "\nShop / baseline throughput: **{ratio:.2}×** (target ≥ 0.5×).\n"
             );
+            md.push_str(&cpu_table(
+                &self.cpu_baseline,
+                &self.cpu_warm,
+                num(&base["count"]),
+                num(&shop["count"]),
+            ));
         }
 
         md.push_str("## Mixed journeys with the SLO thresholds\n\n");

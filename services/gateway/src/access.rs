@@ -6,7 +6,7 @@
 //! is parented on the caller's trace context, and the proxy forwards the span's own
 //! context upstream, so a trace runs client → gateway → service.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -18,12 +18,15 @@ use platform::{
     metrics::{HttpLabels, Metrics, RouteLabels},
     telemetry,
 };
-use tracing::Instrument;
 
 use crate::proxy::Exchange;
 
 /// Span, metrics and access log for one request.
-pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -43,9 +46,9 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         http.path = %path,
         request.id = %request_id,
     );
-    telemetry::set_parent(&span, telemetry::context_from_headers(request.headers()));
+    let parent = telemetry::context_from_headers(request.headers());
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = telemetry::in_span(span.clone(), parent, next.run(request)).await;
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();

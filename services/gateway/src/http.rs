@@ -7,7 +7,7 @@
 //! The body reports each pool's replicas and circuit, `DEGRADED` when a pool has no
 //! healthy replica.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Router,
@@ -34,7 +34,7 @@ use tower_http::{
 use crate::{access, pool::PoolReport, proxy};
 
 /// What the handlers share.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, axum::extract::FromRef)]
 pub struct AppState {
     /// The forwarding state.
     pub gateway: proxy::Gateway,
@@ -46,7 +46,8 @@ pub struct AppState {
 pub fn router(state: AppState, instance_id: &str) -> Router {
     let instance = HeaderValue::from_str(instance_id)
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
-    let metrics = state.metrics.clone();
+    // Shared, not cloned per request: `Metrics` holds a reference count per family.
+    let metrics = Arc::new(state.metrics.clone());
     Router::new()
         .route(
             "/health/live",
@@ -82,10 +83,10 @@ pub fn router(state: AppState, instance_id: &str) -> Router {
 }
 
 async fn proxy_fallback(
-    State(state): State<AppState>,
+    State(gateway): State<proxy::Gateway>,
     request: axum::extract::Request,
 ) -> Response {
-    proxy::handle(State(state.gateway), request).await
+    proxy::handle(State(gateway), request).await
 }
 
 #[derive(Debug, Serialize)]

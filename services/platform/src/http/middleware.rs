@@ -5,7 +5,10 @@
 //! trace context, a deadline (503 when exceeded), request metrics by route template, and
 //! one access-log line per request (errors with their private detail).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
@@ -20,7 +23,6 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
 };
-use tracing::Instrument;
 
 use super::error::{ErrorCode, ErrorDetail, ErrorResponse};
 use crate::{metrics::Metrics, telemetry};
@@ -56,7 +58,8 @@ pub fn apply(router: Router, ctx: HttpContext) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(ctx.body_limit_bytes))
-        .layer(axum::middleware::from_fn_with_state(ctx, observe))
+        // Shared, not cloned per request: the context holds a dozen reference counts.
+        .layer(axum::middleware::from_fn_with_state(Arc::new(ctx), observe))
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(
@@ -71,7 +74,11 @@ pub fn apply(router: Router, ctx: HttpContext) -> Router {
 }
 
 /// Span, deadline, metrics and access log for one request.
-pub async fn observe(State(ctx): State<HttpContext>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(ctx): State<Arc<HttpContext>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -90,11 +97,14 @@ pub async fn observe(State(ctx): State<HttpContext>, request: Request, next: Nex
         http.route = %route,
         request.id = %request_id,
     );
-    telemetry::set_parent(&span, telemetry::context_from_headers(request.headers()));
+    let parent = telemetry::context_from_headers(request.headers());
 
-    let response = match tokio::time::timeout(ctx.request_timeout, next.run(request))
-        .instrument(span.clone())
-        .await
+    let response = match telemetry::in_span(
+        span.clone(),
+        parent,
+        tokio::time::timeout(ctx.request_timeout, next.run(request)),
+    )
+    .await
     {
         Ok(response) => response,
         Err(_) => ErrorResponse {

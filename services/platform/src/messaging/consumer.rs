@@ -194,8 +194,8 @@ impl<H: Handler> Worker<H> {
     async fn process(&self, delivery: Delivery, dead_letters: &Channel) -> Result<(), BrokerError> {
         let headers = string_headers(&delivery.properties);
         let span = tracing::info_span!("amqp.consume", queue = %self.queue, message.id = tracing::field::Empty);
-        telemetry::set_parent(&span, telemetry::context_from_map(&headers));
-        let outcome = self.apply(&delivery).instrument(span.clone()).await;
+        let parent = telemetry::context_from_map(&headers);
+        let outcome = telemetry::in_span(span.clone(), parent, self.apply(&delivery)).await;
         // Instrumented, never `span.enter()` across an await: an entered guard held over
         // an await leaks the span into whatever else runs on the thread.
         self.settle(outcome, &delivery, dead_letters)
