@@ -48,6 +48,14 @@ pub(crate) struct PerfArgs {
     /// machine (efficiency 0.71 there, 0.94 at 2 replicas, with 128 users).
     #[arg(long, default_value_t = 0.05)]
     cpu_per_replica: f64,
+    /// The CFS period of the quota, in ms (the kubelet's `--cpu-cfs-quota-period`,
+    /// 100 ms by default there). With 100 ms a replica at 0.05 CPU runs 5 ms and then
+    /// stalls 95 ms, so a closed-loop test measures the stalls: enough users to keep four
+    /// replicas busy through them leave one replica so far behind that the gateway
+    /// ejects it. A shorter period spreads the same share evenly. The kernel's smallest
+    /// quota is 1 ms, so the period must be at least 1 ms / `cpu-per-replica`.
+    #[arg(long, default_value_t = 20)]
+    cfs_period_ms: u64,
     /// Virtual users of each run (except the scaling steps).
     #[arg(long, default_value_t = 32)]
     users: usize,
@@ -165,6 +173,7 @@ async fn perf(root: &Path, args: &PerfArgs) -> Result<()> {
     let cgroups = Cgroups::detect();
     let mut shop = Shop::new(&bin, &logs, &database, &redis_url, cgroups);
     shop.cpu_per_replica = args.cpu_per_replica;
+    shop.cfs_period_us = args.cfs_period_ms * 1000;
     let result = experiments(
         &mut shop,
         &mut report,
@@ -195,8 +204,8 @@ fn shop_constraint(shop: &Shop, args: &PerfArgs) -> String {
             "each replica of the scaled service in its own cgroup ({}) limited to {} CPU ({} µs per {} µs period), as the kubelet enforces a CPU limit, and started with TOKIO_WORKER_THREADS={} (the CPUs a container with that limit reports to the runtime)",
             cgroups.describe(),
             args.cpu_per_replica,
-            (args.cpu_per_replica * 100_000.0).round(),
-            100_000,
+            quota_us(args.cpu_per_replica, args.cfs_period_ms * 1000),
+            args.cfs_period_ms * 1000,
             worker_threads(args.cpu_per_replica),
         ),
         None => "no writable cgroup CPU controller: replicas were NOT CPU-limited, scaling figures only show load spreading".to_owned(),
@@ -565,6 +574,14 @@ impl Baseline {
     }
 }
 
+/// The kernel's smallest CFS quota.
+const MIN_QUOTA_US: u64 = 1000;
+
+/// `cpus` of a `period_us` period.
+fn quota_us(cpus: f64, period_us: u64) -> u64 {
+    (cpus * period_us as f64).round() as u64
+}
+
 /// Where replica CPU quotas are written.
 #[derive(Debug)]
 struct Cgroups {
@@ -611,14 +628,20 @@ impl Cgroups {
         }
     }
 
-    fn limit(&self, id: &str, pid: u32, cpus: f64) -> Result<()> {
+    fn limit(&self, id: &str, pid: u32, cpus: f64, period_us: u64) -> Result<()> {
+        let quota = quota_us(cpus, period_us);
+        if quota < MIN_QUOTA_US {
+            bail!(
+                "{cpus} CPU of a {period_us} µs period is a {quota} µs quota; the kernel's smallest is {MIN_QUOTA_US} µs: raise --cfs-period-ms"
+            );
+        }
         let dir = self.root.join(id);
         fs::create_dir_all(&dir)?;
-        let quota = (cpus * 100_000.0).round() as u64;
         if self.v2 {
-            fs::write(dir.join("cpu.max"), format!("{quota} 100000"))?;
+            fs::write(dir.join("cpu.max"), format!("{quota} {period_us}"))?;
         } else {
-            fs::write(dir.join("cpu.cfs_period_us"), "100000")?;
+            // A fresh group's quota is unlimited, so the period can change first.
+            fs::write(dir.join("cpu.cfs_period_us"), period_us.to_string())?;
             fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())?;
         }
         fs::write(dir.join("cgroup.procs"), pid.to_string())?;
@@ -643,6 +666,7 @@ struct Shop {
     redis_url: String,
     cgroups: Option<Cgroups>,
     cpu_per_replica: f64,
+    cfs_period_us: u64,
     scaled: Option<&'static str>,
     /// Replicas per service the gateway knows about.
     known: BTreeMap<&'static str, u16>,
@@ -664,6 +688,7 @@ impl Shop {
             redis_url: redis_url.to_owned(),
             cgroups,
             cpu_per_replica: 0.25,
+            cfs_period_us: 100_000,
             scaled: None,
             known: BTreeMap::new(),
             children: BTreeMap::new(),
@@ -759,7 +784,7 @@ impl Shop {
             && let Some(cgroups) = &self.cgroups
         {
             cgroups
-                .limit(&id, child.id(), self.cpu_per_replica)
+                .limit(&id, child.id(), self.cpu_per_replica, self.cfs_period_us)
                 .with_context(|| format!("could not limit {id}'s CPU"))?;
         }
         self.children.insert(id, child);
