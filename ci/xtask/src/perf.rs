@@ -1035,7 +1035,10 @@ impl CpuSample {
 /// seconds: 14/15 are the process's user and system time, 16/17 its waited-for
 /// children's.
 fn stat_cpu_secs(path: &str, first: usize) -> Option<f64> {
-    let stat = fs::read_to_string(path).ok()?;
+    parse_stat_cpu_secs(&fs::read_to_string(path).ok()?, first)
+}
+
+fn parse_stat_cpu_secs(stat: &str, first: usize) -> Option<f64> {
     // The command name (field 2) may hold spaces and parentheses; field 3 follows the
     // last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -1507,4 +1510,41 @@ fn cache_plot(path: &Path, report: &Report) -> Result<()> {
     }
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_times_are_read_after_a_command_name_with_spaces_and_parentheses() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
+        // cmajflt utime stime cutime cstime ...
+        let stat = "4242 (tokio rt (x)) S 1 2 3 4 5 6 7 8 9 10 250 50 30 20 0 0";
+        assert_eq!(parse_stat_cpu_secs(stat, 14), Some(3.0));
+        assert_eq!(parse_stat_cpu_secs(stat, 16), Some(0.5));
+        assert_eq!(parse_stat_cpu_secs("4242 (cut short) S 1 2", 14), None);
+        assert_eq!(parse_stat_cpu_secs("no parenthesis", 14), None);
+    }
+
+    #[test]
+    fn this_process_cpu_time_grows_while_it_computes() {
+        let own = || stat_cpu_secs("/proc/self/stat", 14).expect("own CPU time");
+        let before = own();
+        let started = Instant::now();
+        let mut spins = 0_u64;
+        // One clock tick (10 ms) of CPU; the bound only stops a broken reading.
+        while own() <= before && started.elapsed() < Duration::from_secs(30) {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+        }
+        assert!(own() > before, "no CPU time counted after {spins} spins");
+        assert!(stat_cpu_secs("/proc/self/stat", 16).is_some());
+    }
+
+    #[test]
+    fn quotas_follow_the_period() {
+        assert_eq!(quota_us(0.05, 20_000), 1000);
+        assert_eq!(quota_us(0.05, 100_000), 5000);
+        assert_eq!(quota_us(0.25, 100_000), 25_000);
+    }
 }

@@ -38,16 +38,15 @@ use crate::{access, pool::PoolReport, proxy};
 pub struct AppState {
     /// The forwarding state.
     pub gateway: proxy::Gateway,
-    /// The platform's HTTP metrics.
-    pub metrics: Metrics,
+    /// The platform's HTTP metrics (shared: the state is cloned for every request).
+    pub metrics: Arc<Metrics>,
 }
 
 /// The gateway's router.
 pub fn router(state: AppState, instance_id: &str) -> Router {
     let instance = HeaderValue::from_str(instance_id)
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
-    // Shared, not cloned per request: `Metrics` holds a reference count per family.
-    let metrics = Arc::new(state.metrics.clone());
+    let metrics = Arc::clone(&state.metrics);
     Router::new()
         .route(
             "/health/live",

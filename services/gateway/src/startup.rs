@@ -71,7 +71,7 @@ impl App {
         let router = router(
             AppState {
                 gateway: gateway.clone(),
-                metrics,
+                metrics: Arc::new(metrics),
             },
             &config.http.instance_id,
         );
