@@ -1085,11 +1085,10 @@ fn cpu_table(baseline: &CpuSample, warm: &CpuSample, base_reads: f64, shop_reads
     let mut md = String::from(
         "CPU per read (µs of user + system time, every thread; the load client's too):\n\n| process | baseline | shop, cache warm |\n|---|---:|---:|\n",
     );
-    let per_read = |sample: &CpuSample, id: &str, reads: f64| {
-        sample.0.get(id).filter(|_| reads > 0.0).map_or_else(
-            || "–".to_owned(),
-            |secs| format!("{:.1}", secs * 1e6 / reads),
-        )
+    // µs per read, or a dash without reads or without the process.
+    let per_read = |secs: Option<f64>, reads: f64| match secs {
+        Some(secs) if reads > 0.0 => format!("{:.1}", secs * 1e6 / reads),
+        _ => "–".to_owned(),
     };
     let mut ids: Vec<&String> = baseline.0.keys().chain(warm.0.keys()).collect();
     ids.sort();
@@ -1100,22 +1099,15 @@ fn cpu_table(baseline: &CpuSample, warm: &CpuSample, base_reads: f64, shop_reads
         let _ = writeln!(
             md,
             "| {id} | {} | {} |",
-            per_read(baseline, id, base_reads),
-            per_read(warm, id, shop_reads)
+            per_read(baseline.0.get(id).copied(), base_reads),
+            per_read(warm.0.get(id).copied(), shop_reads)
         );
     }
-    let total = |sample: &CpuSample, reads: f64| {
-        if reads > 0.0 {
-            format!("{:.1}", sample.0.values().sum::<f64>() * 1e6 / reads)
-        } else {
-            "–".to_owned()
-        }
-    };
     let _ = writeln!(
         md,
         "| **all** | {} | {} |\n",
-        total(baseline, base_reads),
-        total(warm, shop_reads)
+        per_read(Some(baseline.0.values().sum()), base_reads),
+        per_read(Some(warm.0.values().sum()), shop_reads)
     );
     md
 }

@@ -8,10 +8,8 @@ use tokio_util::sync::CancellationToken;
 #[command(about = "The Ironvessel gateway (configured by GATEWAY_* env vars; see config.rs)")]
 struct Cli {}
 
-/// mimalloc: glibc's malloc was a sixth of the hot path's userspace CPU under load
-/// (ARCHITECTURE.md, "Hot path costs").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: platform::Allocator = platform::Allocator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

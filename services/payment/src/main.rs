@@ -12,10 +12,8 @@ struct Cli {
     migrate_only: bool,
 }
 
-/// mimalloc: glibc's malloc was a sixth of the hot path's userspace CPU under load
-/// (ARCHITECTURE.md, "Hot path costs").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: platform::Allocator = platform::Allocator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
