@@ -47,9 +47,6 @@ pub const DEFAULT_ROLE: &str = "default-roles-ironvessel";
 /// The role about 1 % of the users also have.
 pub const MANAGER_ROLE: &str = "MANAGER";
 
-/// The most lines a cart or payment has; line ids are spaced by it.
-pub const MAX_LINES: u64 = 5;
-
 /// The most addresses a user has; address ids are spaced by it.
 pub const MAX_ADDRESSES: u64 = 3;
 
@@ -474,8 +471,6 @@ pub fn product(plan: &Plan, index: u64) -> Product {
 /// A product with a quantity, as in a cart or a payment's snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    /// Id of the line row.
-    pub id: i64,
     /// The product.
     pub product_id: i64,
     /// The product's name.
@@ -500,7 +495,6 @@ fn lines<R: RngCore>(
     plan: &Plan,
     rng: &mut R,
     count: u64,
-    first_id: i64,
     catalog: Option<&[Product]>,
 ) -> Vec<Line> {
     let mut chosen: Vec<u64> = Vec::with_capacity(count as usize);
@@ -511,10 +505,12 @@ fn lines<R: RngCore>(
         }
         chosen.push(index);
     }
+    // In product order, the order of the lines' key (owner, product): rows arrive sorted
+    // and the key's index build finds its input presorted.
+    chosen.sort_unstable();
     chosen
         .into_iter()
-        .zip(0_i64..)
-        .map(|(index, offset)| {
+        .map(|index| {
             let product = match catalog.and_then(|c| c.get(index as usize)) {
                 Some(known) => known.clone(),
                 None => product(plan, index),
@@ -525,7 +521,6 @@ fn lines<R: RngCore>(
                 _ => rng.random_range(3..=5),
             };
             Line {
-                id: first_id + offset,
                 product_id: product.id,
                 name: product.name,
                 price: product.price,
@@ -578,11 +573,10 @@ pub(crate) fn cart_with(plan: &Plan, index: u64, catalog: Option<&[Product]>) ->
         user_created(plan, index),
         micros(plan.until) - 3_600_000_000,
     );
-    let first_line = plan.offsets.cart_lines + (index * MAX_LINES) as i64 + 1;
     Some(Cart {
         id: plan.offsets.carts + index as i64 + 1,
         customer_id: user_id(plan, index),
-        lines: lines(plan, &mut rng, count, first_line, catalog),
+        lines: lines(plan, &mut rng, count, catalog),
         created_at: at(created),
     })
 }
@@ -697,8 +691,7 @@ pub(crate) fn payment_with(plan: &Plan, index: u64, catalog: Option<&[Product]>)
         80..92 => 4,
         _ => 5,
     };
-    let first_line = plan.offsets.payment_lines + (index * MAX_LINES) as i64 + 1;
-    let lines = lines(plan, &mut rng, count, first_line, catalog);
+    let lines = lines(plan, &mut rng, count, catalog);
     let refunded = (history.status == PaymentStatus::Refunded)
         .then(|| history.order_changes.last().copied())
         .flatten();

@@ -518,9 +518,7 @@ async fn offsets(databases: &Databases) -> anyhow::Result<Offsets> {
         addresses: max_id(databases.pool(Service::Account), "address").await?,
         products: max_id(databases.pool(Service::Inventory), "product").await?,
         payments: max_id(payment, "payment").await?,
-        payment_lines: max_id(payment, "payment_product").await?,
         carts: max_id(payment, "cart").await?,
-        cart_lines: max_id(payment, "cart_product").await?,
         orders: max_id(databases.pool(Service::Order), "orders").await?,
     })
 }

@@ -50,12 +50,8 @@ pub struct Offsets {
     pub products: i64,
     /// `payment.id`.
     pub payments: i64,
-    /// `payment_product.id`.
-    pub payment_lines: i64,
     /// `cart.id`.
     pub carts: i64,
-    /// `cart_product.id`.
-    pub cart_lines: i64,
     /// `orders.id`.
     pub orders: i64,
 }

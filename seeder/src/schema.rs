@@ -274,15 +274,18 @@ pub async fn attach(conn: &mut PgConnection, object: &Dropped) -> anyhow::Result
 }
 
 /// Moves every `id` sequence past the largest id, so the services' inserts go on after
-/// the seeded rows.
+/// the seeded rows (tables without an `id` column are skipped).
 pub async fn advance_sequences(pool: &PgPool, service: Service) -> anyhow::Result<()> {
     for table in tables(service) {
-        let sequence: Option<String> =
-            sqlx::query_scalar("SELECT pg_get_serial_sequence($1, 'id')")
-                .bind(table)
-                .fetch_one(pool)
-                .await?;
-        if sequence.is_none() {
+        // Line tables are keyed by owner and product: no `id`, no sequence.
+        let sequence: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT pg_get_serial_sequence($1, 'id') FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'id'",
+        )
+        .bind(table)
+        .fetch_optional(pool)
+        .await?;
+        if sequence.flatten().is_none() {
             continue;
         }
         pool.execute(sqlx::AssertSqlSafe(format!(

@@ -61,8 +61,8 @@ const CART: Table = Table {
 };
 const CART_PRODUCT: Table = Table {
     name: "cart_product",
-    columns: "id, cart_id, product_id, name, price, category, quantity",
-    fields: 7,
+    columns: "cart_id, product_id, name, price, category, quantity",
+    fields: 6,
 };
 const PAYMENT: Table = Table {
     name: "payment",
@@ -72,8 +72,8 @@ const PAYMENT: Table = Table {
 };
 const PAYMENT_PRODUCT: Table = Table {
     name: "payment_product",
-    columns: "id, payment_id, product_id, name, price, category, quantity",
-    fields: 7,
+    columns: "payment_id, product_id, name, price, category, quantity",
+    fields: 6,
 };
 const ORDERS: Table = Table {
     name: "orders",
@@ -264,7 +264,6 @@ fn lines(buffer: &mut CopyBuffer, owner: i64, lines: &[generate::Line]) {
     for line in lines {
         buffer
             .row(PAYMENT_PRODUCT.fields)
-            .int8(line.id)
             .int8(owner)
             .int8(line.product_id)
             .text(&line.name)

@@ -125,7 +125,7 @@ async fn reset_empties_the_tables_and_restores_what_an_interrupted_run_dropped()
         .expect("load");
     // Pretend the run was interrupted before it rebuilt the indexes.
     let payment = scratch.pool(Service::Payment).await;
-    sqlx::query("ALTER TABLE payment_product DROP CONSTRAINT payment_product_line")
+    sqlx::query("ALTER TABLE payment_product DROP CONSTRAINT payment_product_pkey")
         .execute(&payment)
         .await
         .unwrap();

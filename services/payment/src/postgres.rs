@@ -451,7 +451,6 @@ pub async fn load_demo_data(pool: &PgPool) -> Result<bool, sqlx::Error> {
             ('47ac2317-2da2-457a-90d6-48d5a0f9739a', '48249 helsinki, finland')
          ON CONFLICT DO NOTHING",
         "SELECT setval(pg_get_serial_sequence('payment', 'id'), (SELECT max(id) FROM payment))",
-        "SELECT setval(pg_get_serial_sequence('payment_product', 'id'), (SELECT max(id) FROM payment_product))",
         "SELECT setval(pg_get_serial_sequence('cart', 'id'), (SELECT coalesce(max(id), 1) FROM cart))",
     ];
     for statement in statements {
