@@ -338,12 +338,25 @@ async fn experiments(
     for n in [1u16, 2, 4] {
         shop.scale(scaled, n, n).await?;
         let label = format!("scale-{n}");
+        let replicas = shop.replica_pids(scaled.name);
+        let before = CpuSample::take(&replicas, None).await;
+        let started = Instant::now();
         let results = load.run(
             &label,
             &services::gateway_url(),
             &[catalog, &["--run-time", seconds], &scaling_users].concat(),
         )?;
-        report.scaling.push((n, results));
+        let cpu = CpuSample::take(&replicas, None)
+            .await
+            .since(&before)
+            .total_of(&replicas);
+        report.scaling.push(ScalingStep {
+            replicas: n,
+            results,
+            cpu_secs: cpu,
+            wall_secs: started.elapsed().as_secs_f64(),
+            quota: shop.cgroups.is_some().then_some(args.cpu_per_replica),
+        });
     }
 
     println!("==> a replica added and one killed mid-run");
@@ -717,6 +730,15 @@ impl Shop {
             .unwrap_or_default()
     }
 
+    /// The running replicas of `service`.
+    fn replica_pids(&self, service: &str) -> Vec<(String, u32)> {
+        let prefix = format!("{service}-");
+        self.pids()
+            .into_iter()
+            .filter(|(id, _)| id.starts_with(&prefix))
+            .collect()
+    }
+
     fn pids(&self) -> Vec<(String, u32)> {
         self.children
             .iter()
@@ -1034,6 +1056,11 @@ impl CpuSample {
         Self(cpu)
     }
 
+    /// The CPU seconds of the processes in `pids` together.
+    fn total_of(&self, pids: &[(String, u32)]) -> f64 {
+        pids.iter().filter_map(|(id, _)| self.0.get(id)).sum()
+    }
+
     /// What each process used since `before` (processes in both samples).
     fn since(&self, before: &Self) -> Self {
         Self(
@@ -1087,10 +1114,32 @@ struct Report {
     merge_exit: Option<i32>,
     cache: Vec<Value>,
     staleness: Option<Value>,
-    scaling: Vec<(u16, Value)>,
+    scaling: Vec<ScalingStep>,
     events: Option<(Value, f64, f64)>,
     constraint: String,
     elapsed_secs: f64,
+}
+
+/// One step of the scaling experiment.
+#[derive(Debug)]
+struct ScalingStep {
+    replicas: u16,
+    results: Value,
+    /// CPU seconds the replicas used from just before the load run to its end.
+    cpu_secs: f64,
+    /// How long that was.
+    wall_secs: f64,
+    /// Each replica's CPU quota, when they had one.
+    quota: Option<f64>,
+}
+
+impl ScalingStep {
+    /// The replicas' CPU as a share of their quotas over the step: near 1 when the
+    /// quota, not the load, limited them.
+    fn quota_used(&self) -> Option<f64> {
+        let quota = self.quota?;
+        Some(self.cpu_secs / (f64::from(self.replicas) * quota * self.wall_secs).max(1e-9))
+    }
 }
 
 /// CPU per read of each process in the baseline and the warm cached run: steadier than
@@ -1269,29 +1318,38 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---|",
+            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | replica CPU of quota | replica CPU µs/read | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             self.constraint
         );
         let one = self
             .scaling
             .first()
-            .map(|(_, r)| num(&tx(r, "view product")["throughput_per_s"]))
+            .map(|step| num(&tx(&step.results, "view product")["throughput_per_s"]))
             .unwrap_or(0.0);
-        for (n, results) in &self.scaling {
-            let t = tx(results, "view product");
+        for step in &self.scaling {
+            let n = step.replicas;
+            let t = tx(&step.results, "view product");
             let throughput = num(&t["throughput_per_s"]);
-            let efficiency = throughput / (f64::from(*n) * one).max(f64::MIN_POSITIVE);
+            let efficiency = throughput / (f64::from(n) * one).max(f64::MIN_POSITIVE);
+            let reads = num(&t["count"]);
             let _ = writeln!(
                 md,
-                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} |",
+                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} | {} | {} |",
                 num(&t["p50_ms"]),
                 num(&t["p95_ms"]),
                 num(&t["p99_ms"]),
                 t["errors"],
-                shares(results, scaled)
+                step.quota_used()
+                    .map_or_else(|| "–".to_owned(), |used| format!("{:.0} %", used * 100.0)),
+                if reads > 0.0 {
+                    format!("{:.1}", step.cpu_secs * 1e6 / reads)
+                } else {
+                    "–".to_owned()
+                },
+                shares(&step.results, scaled)
             );
         }
-        md.push_str("\nEfficiency = throughput(n) / (n × throughput(1)); targets ≥ 0.9 at 2, ≥ 0.8 at 4.\n\n![latency against replicas](scaling.png)\n\n");
+        md.push_str("\nEfficiency = throughput(n) / (n × throughput(1)); targets ≥ 0.9 at 2, ≥ 0.8 at 4. Replica CPU: user + system time of the replicas from `/proc/<pid>/stat` from just before the run to its end (the users' logins included, when the replicas idle), as a share of n × the quota over that time, and per read. Near 100 % the quota was the limit; efficiency above 1 comes from a replica spending less CPU per read, not from more CPU.\n\n![latency against replicas](scaling.png)\n\n");
 
         if let Some((events, added, killed)) = &self.events {
             let _ = writeln!(
@@ -1409,10 +1467,10 @@ fn scaling_plot(path: &Path, report: &Report, scaled: &str) -> Result<()> {
     let points: Vec<(u16, [f64; 3])> = report
         .scaling
         .iter()
-        .map(|(n, r)| {
-            let t = tx(r, "view product");
+        .map(|step| {
+            let t = tx(&step.results, "view product");
             (
-                *n,
+                step.replicas,
                 [num(&t["p50_ms"]), num(&t["p95_ms"]), num(&t["p99_ms"])],
             )
         })
@@ -1552,5 +1610,26 @@ mod tests {
         assert_eq!(quota_us(0.05, 20_000), 1000);
         assert_eq!(quota_us(0.05, 100_000), 5000);
         assert_eq!(quota_us(0.25, 100_000), 25_000);
+    }
+
+    #[test]
+    fn a_scaling_step_compares_the_replicas_cpu_with_their_quotas() {
+        let step = |quota| ScalingStep {
+            replicas: 2,
+            results: Value::Null,
+            cpu_secs: 0.75,
+            wall_secs: 10.0,
+            quota,
+        };
+        // Two replicas at 0.05 CPU for 10 s may use 1 CPU second.
+        assert_eq!(step(Some(0.05)).quota_used(), Some(0.75));
+        assert_eq!(step(None).quota_used(), None);
+        let pids = [("inventory-1".to_owned(), 1), ("inventory-2".to_owned(), 2)];
+        let sample = CpuSample(BTreeMap::from([
+            ("inventory-1".to_owned(), 0.5),
+            ("inventory-2".to_owned(), 0.25),
+            ("gateway-1".to_owned(), 9.0),
+        ]));
+        assert!((sample.total_of(&pids) - 0.75).abs() < 1e-12);
     }
 }
