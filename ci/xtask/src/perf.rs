@@ -340,6 +340,7 @@ async fn experiments(
         let label = format!("scale-{n}");
         let replicas = shop.replica_pids(scaled.name);
         let before = CpuSample::take(&replicas, None).await;
+        let opened = tcp_active_opens();
         let started = Instant::now();
         let results = load.run(
             &label,
@@ -356,6 +357,9 @@ async fn experiments(
             cpu_secs: cpu,
             wall_secs: started.elapsed().as_secs_f64(),
             quota: shop.cgroups.is_some().then_some(args.cpu_per_replica),
+            connections: tcp_active_opens()
+                .zip(opened)
+                .map(|(now, then)| now.saturating_sub(then)),
         });
     }
 
@@ -1131,6 +1135,23 @@ struct ScalingStep {
     wall_secs: f64,
     /// Each replica's CPU quota, when they had one.
     quota: Option<f64>,
+    /// TCP connections opened on the machine meanwhile: the users' own, a few health
+    /// checks, and any the gateway opened to replicas beyond the ones it keeps.
+    connections: Option<u64>,
+}
+
+/// TCP connections this machine has opened so far (`ActiveOpens` of `/proc/net/snmp`).
+fn tcp_active_opens() -> Option<u64> {
+    parse_active_opens(&fs::read_to_string("/proc/net/snmp").ok()?)
+}
+
+fn parse_active_opens(snmp: &str) -> Option<u64> {
+    let mut tcp = snmp.lines().filter(|line| line.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let column = names
+        .split_whitespace()
+        .position(|name| name == "ActiveOpens")?;
+    values.split_whitespace().nth(column)?.parse().ok()
 }
 
 impl ScalingStep {
@@ -1318,7 +1339,7 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | replica CPU of quota | replica CPU µs/read | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | replica CPU of quota | replica CPU µs/read | TCP connections opened | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             self.constraint
         );
         let one = self
@@ -1334,7 +1355,7 @@ impl Report {
             let reads = num(&t["count"]);
             let _ = writeln!(
                 md,
-                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} | {} | {} |",
+                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} | {} | {} | {} |",
                 num(&t["p50_ms"]),
                 num(&t["p95_ms"]),
                 num(&t["p99_ms"]),
@@ -1346,10 +1367,12 @@ impl Report {
                 } else {
                     "–".to_owned()
                 },
+                step.connections
+                    .map_or_else(|| "–".to_owned(), |opened| opened.to_string()),
                 shares(&step.results, scaled)
             );
         }
-        md.push_str("\nEfficiency = throughput(n) / (n × throughput(1)); targets ≥ 0.9 at 2, ≥ 0.8 at 4. Replica CPU: user + system time of the replicas from `/proc/<pid>/stat` from just before the run to its end (the users' logins included, when the replicas idle), as a share of n × the quota over that time, and per read. Near 100 % the quota was the limit; efficiency above 1 comes from a replica spending less CPU per read, not from more CPU.\n\n![latency against replicas](scaling.png)\n\n");
+        md.push_str("\nEfficiency = throughput(n) / (n × throughput(1)); targets ≥ 0.9 at 2, ≥ 0.8 at 4. Replica CPU: user + system time of the replicas from `/proc/<pid>/stat` from just before the run to its end (the users' logins included, when the replicas idle), as a share of n × the quota over that time, and per read. Near 100 % the quota was the limit; efficiency above 1 comes from a replica spending less CPU per read, not from more CPU. TCP connections opened: the machine's `ActiveOpens` (`/proc/net/snmp`) over the step; the users' own connections and health checks are a few hundred, more means the gateway kept opening connections to the replicas.\n\n![latency against replicas](scaling.png)\n\n");
 
         if let Some((events, added, killed)) = &self.events {
             let _ = writeln!(
@@ -1606,6 +1629,14 @@ mod tests {
     }
 
     #[test]
+    fn tcp_opens_are_read_by_column_name() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin ActiveOpens PassiveOpens\nTcp: 1 200 21206 20644\nUdp: InDatagrams\nUdp: 5\n";
+        assert_eq!(parse_active_opens(snmp), Some(21_206));
+        assert_eq!(parse_active_opens("Tcp: ActiveOpens\n"), None);
+        assert!(tcp_active_opens().is_some());
+    }
+
+    #[test]
     fn quotas_follow_the_period() {
         assert_eq!(quota_us(0.05, 20_000), 1000);
         assert_eq!(quota_us(0.05, 100_000), 5000);
@@ -1620,6 +1651,7 @@ mod tests {
             cpu_secs: 0.75,
             wall_secs: 10.0,
             quota,
+            connections: None,
         };
         // Two replicas at 0.05 CPU for 10 s may use 1 CPU second.
         assert_eq!(step(Some(0.05)).quota_used(), Some(0.75));
