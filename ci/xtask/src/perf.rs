@@ -62,12 +62,11 @@ pub(crate) struct PerfArgs {
     /// Virtual users of each scaling step: enough that the replicas, not the users, are
     /// the limit. A closed-loop user whose request waits in a throttled replica sends
     /// nothing until it is answered, so too few users cap the throughput of many
-    /// replicas below what they can serve. Too many overload the single replica: with
-    /// 64 users it held ~64 requests at once (p50 60 ms), spent 53 µs of CPU per read
-    /// against 26–31 µs with fewer requests waiting (`perf record` showed the same
-    /// profile, every part costlier), and the steps after it showed efficiencies of 1.4
-    /// to 1.8. With 32 users every step still used its whole quota (the report's
-    /// "replica CPU of quota").
+    /// replicas below what they can serve. With 32 users every step still used its
+    /// whole quota (the report's "replica CPU of quota") and the single replica's p50 was
+    /// 20 ms, not 60. With 64, four of five runs put the 2- and 4-replica steps at
+    /// efficiencies of 1.06–2.24: the single replica then mostly spent 48–55 µs of CPU
+    /// per read, the later steps 24–35 (two runs with 32 users: 0.95/0.84, 0.89/1.16).
     #[arg(long, default_value_t = 32)]
     scaling_users: usize,
     /// Seconds of each measured run.
