@@ -66,7 +66,8 @@ pub(crate) struct PerfArgs {
     /// whole quota (the report's "replica CPU of quota") and the single replica's p50 was
     /// 20 ms, not 60. With 64, four of five runs put the 2- and 4-replica steps at
     /// efficiencies of 1.06–2.24: the single replica then mostly spent 48–55 µs of CPU
-    /// per read, the later steps 24–35 (two runs with 32 users: 0.95/0.84, 0.89/1.16).
+    /// per read, the later steps 24–35. Three runs with 32 users: 0.95/0.84, 0.89/1.16,
+    /// 0.72/1.15 (the replicas' CPU per read moves as much; see loadtest/README.md).
     #[arg(long, default_value_t = 32)]
     scaling_users: usize,
     /// Seconds of each measured run.
