@@ -505,8 +505,8 @@ fn lines<R: RngCore>(
         }
         chosen.push(index);
     }
-    // In product order, the order of the lines' key (owner, product): rows arrive sorted
-    // and the key's index build finds its input presorted.
+    // In product order, as the services list a payment's or cart's lines, and the order
+    // of the lines' key (owner, product), so a chunk's rows arrive in key order.
     chosen.sort_unstable();
     chosen
         .into_iter()
