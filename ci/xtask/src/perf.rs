@@ -341,7 +341,6 @@ async fn experiments(
         let replicas = shop.replica_pids(scaled.name);
         let before = CpuSample::take(&replicas, None).await;
         let opened = tcp_active_opens();
-        let lookups = redis_lookups(redis_url).await.ok();
         let started = Instant::now();
         let results = load.run(
             &label,
@@ -361,7 +360,6 @@ async fn experiments(
             connections: tcp_active_opens()
                 .zip(opened)
                 .map(|(now, then)| now.saturating_sub(then)),
-            hit_ratio: hit_ratio(lookups, redis_lookups(redis_url).await.ok()),
         });
     }
 
@@ -1171,32 +1169,6 @@ struct ScalingStep {
     /// TCP connections opened on the machine meanwhile: the users' own, a few health
     /// checks, and any the gateway opened to replicas beyond the ones it keeps.
     connections: Option<u64>,
-    /// Redis keyspace hits / (hits + misses) over the step (server-wide).
-    hit_ratio: Option<f64>,
-}
-
-/// Hits / (hits + misses) between two [`redis_lookups`] samples.
-fn hit_ratio(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
-    let ((hits0, misses0), (hits1, misses1)) = (before?, after?);
-    let (hits, misses) = (hits1.saturating_sub(hits0), misses1.saturating_sub(misses0));
-    (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64)
-}
-
-/// Redis's `keyspace_hits` and `keyspace_misses` so far (`INFO stats`).
-async fn redis_lookups(redis_url: &str) -> Result<(u64, u64)> {
-    let client = redis::Client::open(redis_url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut conn)
-        .await?;
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .with_context(|| format!("no {name} in INFO stats"))
-    };
-    Ok((field("keyspace_hits")?, field("keyspace_misses")?))
 }
 
 /// TCP connections this machine has opened so far (`ActiveOpens` of `/proc/net/snmp`).
@@ -1412,7 +1384,7 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | replica CPU of quota | replica CPU µs/read | TCP connections opened | Redis hit ratio | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "## Scaling {scaled}\n\nConstraint: {}.\n\n| replicas | reads/s | p50 ms | p95 ms | p99 ms | errors | efficiency | replica CPU of quota | replica CPU µs/read | TCP connections opened | share per replica |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             self.constraint
         );
         let one = self
@@ -1428,7 +1400,7 @@ impl Report {
             let reads = num(&t["count"]);
             let _ = writeln!(
                 md,
-                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} | {} | {} | {} | {} |",
+                "| {n} | {throughput:.1} | {:.2} | {:.2} | {:.2} | {} | {efficiency:.2} | {} | {} | {} | {} |",
                 num(&t["p50_ms"]),
                 num(&t["p95_ms"]),
                 num(&t["p99_ms"]),
@@ -1442,8 +1414,6 @@ impl Report {
                 },
                 step.connections
                     .map_or_else(|| "–".to_owned(), |opened| opened.to_string()),
-                step.hit_ratio
-                    .map_or_else(|| "–".to_owned(), |ratio| format!("{:.1} %", ratio * 100.0)),
                 shares(&step.results, scaled)
             );
         }
@@ -1704,13 +1674,6 @@ mod tests {
     }
 
     #[test]
-    fn the_hit_ratio_counts_only_lookups_between_the_samples() {
-        assert_eq!(hit_ratio(Some((100, 50)), Some((190, 60))), Some(0.9));
-        assert_eq!(hit_ratio(Some((100, 50)), Some((100, 50))), None);
-        assert_eq!(hit_ratio(None, Some((1, 0))), None);
-    }
-
-    #[test]
     fn tcp_opens_are_read_by_column_name() {
         let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm RtoMin ActiveOpens PassiveOpens\nTcp: 1 200 21206 20644\nUdp: InDatagrams\nUdp: 5\n";
         assert_eq!(parse_active_opens(snmp), Some(21_206));
@@ -1734,7 +1697,6 @@ mod tests {
             wall_secs: 10.0,
             quota,
             connections: None,
-            hit_ratio: None,
         };
         // Two replicas at 0.05 CPU for 10 s may use 1 CPU second.
         assert_eq!(step(Some(0.05)).quota_used(), Some(0.75));
