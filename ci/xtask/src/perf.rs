@@ -1490,8 +1490,13 @@ impl Report {
 
         let _ = writeln!(
             md,
-            "## Scaling {scaled}\n\nConstraint: {}.\n\n{} rounds of 1, 2 and 4 replicas, {} s each; the efficiency is taken from each replica count's median reads/s across the rounds, and each round's own (against that round's single replica) is beside it.\n\n| replicas | median reads/s | reads/s per round | efficiency | efficiency per round |\n|---:|---:|---|---:|---|",
-            self.constraint, args.scaling_rounds, args.seconds
+            "## Scaling {scaled}\n\nConstraint: {}.\n\n{} of 1, 2 and 4 replicas, {} s each; the efficiency is taken from each replica count's median reads/s across the rounds, and each round's own (against that round's single replica) is beside it.\n\n| replicas | median reads/s | reads/s per round | efficiency | efficiency per round |\n|---:|---:|---|---:|---|",
+            self.constraint,
+            match args.scaling_rounds {
+                1 => "One round".to_owned(),
+                rounds => format!("{rounds} rounds"),
+            },
+            args.seconds
         );
         for summary in scaling_summary(&self.scaling) {
             let _ = writeln!(
