@@ -1206,9 +1206,7 @@ impl ScalingStep {
         let quota = self.quota?;
         Some(self.cpu_secs / (f64::from(self.replicas) * quota * self.wall_secs).max(1e-9))
     }
-}
 
-impl ScalingStep {
     /// Catalogue reads per second.
     fn throughput(&self) -> f64 {
         num(&tx(&self.results, "view product")["throughput_per_s"])
@@ -1216,7 +1214,7 @@ impl ScalingStep {
 }
 
 /// One replica count of the scaling experiment across its rounds.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct ScalingSummary {
     replicas: u16,
     /// Reads per second of each round, in round order.
