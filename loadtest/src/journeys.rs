@@ -141,6 +141,13 @@ async fn call(
             {
                 recorder.record_instance(instance);
             }
+            if let Some(cache) = response
+                .headers()
+                .get("x-cache")
+                .and_then(|v| v.to_str().ok())
+            {
+                recorder.record_cache(cache);
+            }
             (status, response.text().await.unwrap_or_default())
         }
         Err(_) => (0, String::new()),

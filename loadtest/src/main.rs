@@ -59,6 +59,10 @@ enum Command {
         /// The product cache's keys (flushed with `--cold`).
         #[arg(long, default_value = "inventory:product::*")]
         product_keys: String,
+        /// The cache's invalidation channel (`<cache prefix>:invalidations`), where
+        /// `--cold` also empties the replicas' local tiers.
+        #[arg(long, default_value = "inventory:invalidations")]
+        invalidations: String,
         /// The inventory database, for queries per read.
         #[arg(long)]
         database_url: Option<String>,
@@ -219,6 +223,7 @@ async fn execute(command: Command) -> Result<bool> {
             run,
             redis_url,
             product_keys,
+            invalidations,
             database_url,
             cold,
         } => {
@@ -226,6 +231,7 @@ async fn execute(command: Command) -> Result<bool> {
             let probes = Probes {
                 redis_url,
                 product_keys,
+                invalidations,
                 database_url,
             };
             let phase = cache_experiment::phase(&config.label, &probes, &config, cold).await?;

@@ -70,6 +70,8 @@ pub struct Recorded {
     pub transactions: BTreeMap<String, Transaction>,
     /// Answers per `x-instance` (which replica served them).
     pub instances: BTreeMap<String, u64>,
+    /// Answers per `x-cache` (`HIT`, `MISS`), for the reads that carry it.
+    pub cache: BTreeMap<String, u64>,
     /// Attempts and failures per second since the recorder was made.
     pub timeline: Vec<Second>,
 }
@@ -138,6 +140,12 @@ impl Recorder {
             .instances
             .entry(instance.to_owned())
             .or_default() += 1;
+    }
+
+    /// Counts one answer that said `x-cache: <status>`.
+    pub fn record_cache(&self, status: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        *inner.recorded.cache.entry(status.to_owned()).or_default() += 1;
     }
 
     /// A copy of everything recorded so far.

@@ -54,6 +54,10 @@ pub struct Results {
     /// Answers per replica (`x-instance`).
     #[serde(default)]
     pub instances: BTreeMap<String, u64>,
+    /// Answers per `x-cache` value (`HIT`, `MISS`): whether a cached read came from the
+    /// service's cache, Redis or its local tier.
+    #[serde(default)]
+    pub cache: BTreeMap<String, u64>,
     /// Attempts and failures per second from the start.
     #[serde(default)]
     pub timeline: Vec<Second>,
@@ -123,6 +127,7 @@ impl Results {
     pub fn from_recorded(label: &str, duration_secs: f64, recorded: &Recorded) -> Result<Self> {
         let mut results = Self::from_transactions(label, duration_secs, &recorded.transactions)?;
         results.instances = recorded.instances.clone();
+        results.cache = recorded.cache.clone();
         results.timeline = recorded.timeline.clone();
         Ok(results)
     }
@@ -147,6 +152,7 @@ impl Results {
             workers: 1,
             transactions,
             instances: BTreeMap::new(),
+            cache: BTreeMap::new(),
             timeline: Vec::new(),
             verdict: None,
         })
@@ -181,6 +187,9 @@ impl Results {
         for part in parts {
             for (instance, count) in &part.instances {
                 *results.instances.entry(instance.clone()).or_default() += count;
+            }
+            for (status, count) in &part.cache {
+                *results.cache.entry(status.clone()).or_default() += count;
             }
             if results.timeline.len() < part.timeline.len() {
                 results

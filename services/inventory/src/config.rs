@@ -12,6 +12,8 @@
 //! | `INVENTORY_AMQP_MAX_ATTEMPTS`, `INVENTORY_AMQP_RETRY_BASE_MS` | `3`, `200` |
 //! | `INVENTORY_REDIS_URL` (or `_FILE`) | `redis://127.0.0.1:6379` |
 //! | `INVENTORY_CACHE_PREFIX`, `INVENTORY_CACHE_ENABLED`, `INVENTORY_CACHE_TIMEOUT_MS` | `inventory`, `true`, `250` |
+//! | `INVENTORY_CACHE_LOCAL_ENABLED`, `INVENTORY_CACHE_LOCAL_TTL_MS`, `INVENTORY_CACHE_LOCAL_CAPACITY` | `true`, `60000`, `10000`: products also kept in the process, dropped by every replica before an eviction returns |
+//! | `INVENTORY_CACHE_LOCAL_ACK_TIMEOUT_MS` | `500`: how long an eviction waits for the other replicas to drop their copies |
 //! | `INVENTORY_AUTH_ISSUER` | `http://127.0.0.1:9876/realms/ironvessel` |
 //! | `INVENTORY_AUTH_JWKS_URL` | `<issuer>/protocol/openid-connect/certs` |
 //! | `INVENTORY_AUTH_AUDIENCE`, `INVENTORY_AUTH_LEEWAY_MS` | `ironvessel`, `5000` |
@@ -22,7 +24,9 @@
 
 use platform::{
     auth::AuthConfig,
-    config::{AmqpConfig, CacheConfig, ConfigError, DatabaseConfig, Env, HttpConfig},
+    config::{
+        AmqpConfig, CacheConfig, ConfigError, DatabaseConfig, Env, HttpConfig, LocalCacheConfig,
+    },
 };
 
 /// The service name: config prefix, cache prefix, log field.
@@ -41,6 +45,8 @@ pub struct Config {
     pub amqp: AmqpConfig,
     /// Redis.
     pub cache: CacheConfig,
+    /// The in-process tier in front of Redis for products.
+    pub local_cache: LocalCacheConfig,
     /// Token validation.
     pub auth: AuthConfig,
     /// Load the demo products at start-up.
@@ -63,6 +69,7 @@ impl Config {
             database: DatabaseConfig::from_env(env, SERVICE)?,
             amqp: AmqpConfig::from_env(env)?,
             cache: CacheConfig::from_env(env, SERVICE)?,
+            local_cache: LocalCacheConfig::from_env(env)?,
             auth: AuthConfig::from_env(env)?,
             seed_demo: env.get("SEED_DEMO", false)?,
             cache_eviction: env.get("CACHE_EVICTION", true)?,

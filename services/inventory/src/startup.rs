@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     amqp::{PaymentRefundedHandler, PaymentSavedHandler},
-    app::Inventory,
+    app::{Inventory, PRODUCT_CACHE},
     config::{Config, SERVICE},
     http::{AppState, router},
     postgres::{self, PgProductStore},
@@ -54,7 +54,8 @@ impl App {
         } else {
             tracing::warn!("cache eviction is off: products go stale after writes (tests only)");
             Cache::without_eviction(&config.cache, metrics.clone())
-        };
+        }
+        .with_local_tier(&[PRODUCT_CACHE], &config.local_cache);
         let state = AppState {
             inventory: Inventory::new(PgProductStore::new(pool.clone()), cache.clone()),
             auth: Authenticator::new(config.auth.clone()),

@@ -13,6 +13,15 @@
 //! generation before loading and stores the value only if it is unchanged (one Lua
 //! script, atomic in Redis). Writers commit first and evict second, so a reader either
 //! loads after the commit or finds the generation moved and stores nothing.
+//!
+//! A cache a service names in [`Cache::with_local_tier`] also keeps copies in the
+//! process, dropped by every replica before an eviction returns ([`local`] says how).
+//! Evictions publish their keys whether or not this handle keeps copies, so a service
+//! evicting another's entries reaches that service's replicas too.
+
+mod local;
+
+pub use local::{PURGE, channel as invalidation_channel};
 
 use std::{
     sync::{
@@ -27,7 +36,7 @@ use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    config::{CacheConfig, expose},
+    config::{CacheConfig, LocalCacheConfig, expose},
     metrics::Metrics,
 };
 
@@ -62,6 +71,10 @@ pub struct Cache {
 
 struct Inner {
     connection: Option<ConnectionManager>,
+    /// For the local tier's subscription.
+    client: Option<redis::Client>,
+    /// Copies in the process, for the caches named in [`Cache::with_local_tier`].
+    local: Option<Arc<local::LocalTier>>,
     prefix: String,
     metrics: Metrics,
     /// Unix millis until which the cache is skipped after a failure.
@@ -76,6 +89,10 @@ impl std::fmt::Debug for Cache {
             .field("prefix", &self.inner.prefix)
             .field("enabled", &self.inner.connection.is_some())
             .field("evicts", &self.inner.evicts)
+            .field(
+                "local",
+                &self.inner.local.as_ref().map(|local| local.is_live()),
+            )
             .finish()
     }
 }
@@ -101,14 +118,15 @@ const EVICT_ATTEMPTS: u32 = 3;
 const EVICT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// For each pair (entry, generation) in `KEYS`: deletes the entry and moves the
-/// generation on, keeping it for `ARGV[1]` milliseconds.
+/// generation on, keeping it for `ARGV[1]` milliseconds; then publishes `ARGV[3]` (the
+/// invalidation) on channel `ARGV[2]` and returns how many subscribers received it.
 const EVICT: &str = r"
 for i = 1, #KEYS, 2 do
   redis.call('DEL', KEYS[i])
   redis.call('INCR', KEYS[i + 1])
   redis.call('PEXPIRE', KEYS[i + 1], ARGV[1])
 end
-return #KEYS / 2
+return redis.call('PUBLISH', ARGV[2], ARGV[3])
 ";
 
 fn now_ms() -> u64 {
@@ -120,28 +138,32 @@ fn now_ms() -> u64 {
 impl Cache {
     /// Connects lazily; a Redis that is down at start-up is retried on use.
     pub fn new(config: &CacheConfig, metrics: Metrics) -> Self {
-        let connection = if config.enabled {
+        let (connection, client) = if config.enabled {
             match redis::Client::open(expose(&config.url)) {
                 Ok(client) => {
                     let manager_config = redis::aio::ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(config.timeout))
                         .set_response_timeout(Some(config.timeout))
                         .set_number_of_retries(1);
-                    ConnectionManager::new_lazy_with_config(client, manager_config)
-                        .inspect_err(|err| tracing::warn!(error = %err, "cache disabled"))
-                        .ok()
+                    let connection =
+                        ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+                            .inspect_err(|err| tracing::warn!(error = %err, "cache disabled"))
+                            .ok();
+                    (connection, Some(client))
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "invalid Redis URL, cache disabled");
-                    None
+                    (None, None)
                 }
             }
         } else {
-            None
+            (None, None)
         };
         Self {
             inner: Arc::new(Inner {
                 connection,
+                client,
+                local: None,
                 prefix: config.prefix.clone(),
                 metrics,
                 skip_until_ms: AtomicU64::new(0),
@@ -159,6 +181,32 @@ impl Cache {
             inner.evicts = false;
         }
         cache
+    }
+
+    /// Keeps copies of the caches `names` in the process as well (see [`local`]); does
+    /// nothing when the tier or the cache is disabled. Call it on a new handle, before
+    /// cloning it, inside the Tokio runtime (it starts the invalidation subscriber).
+    #[must_use]
+    pub fn with_local_tier(mut self, names: &[&str], config: &LocalCacheConfig) -> Self {
+        if !config.enabled || names.is_empty() {
+            return self;
+        }
+        let Some(inner) = Arc::get_mut(&mut self.inner) else {
+            tracing::warn!("the local cache tier must be set up before the handle is cloned");
+            return self;
+        };
+        if let (Some(client), Some(connection)) = (&inner.client, &inner.connection) {
+            let tier = local::LocalTier::new(&inner.prefix, names, config);
+            tier.subscribe(client.clone(), connection.clone());
+            inner.local = Some(tier);
+        }
+        self
+    }
+
+    /// Whether the local tier is subscribed to invalidations (and so keeps and serves
+    /// copies), as it changes; `None` without a local tier.
+    pub fn local_tier_live(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.inner.local.as_ref().map(|local| local.live_changes())
     }
 
     /// The full Redis key of `key` in cache `name`.
@@ -185,14 +233,26 @@ impl Cache {
 
     /// The cached value, or `None` on a miss or any failure.
     pub async fn get<T: DeserializeOwned>(&self, name: &str, key: &str) -> Option<T> {
+        let full = self.key(name, key);
+        let local = self.inner.local.as_ref().filter(|local| local.serves(name));
+        if let Some(raw) = local.and_then(|local| local.get(&full))
+            && let Ok(value) = serde_json::from_str(&raw)
+        {
+            self.inner.metrics.cache(name, "hit");
+            return Some(value);
+        }
         let Some(mut conn) = self.connection() else {
             self.inner.metrics.cache(name, "miss");
             return None;
         };
-        let raw: Result<Option<String>, _> = conn.get(self.key(name, key)).await;
+        let fill = local.and_then(|local| local.start_fill().map(|ticket| (local, ticket)));
+        let raw: Result<Option<String>, _> = conn.get(&full).await;
         match raw {
             Ok(Some(raw)) => match serde_json::from_str(&raw) {
                 Ok(value) => {
+                    if let Some((local, ticket)) = fill {
+                        local.finish_fill(ticket, full, &raw);
+                    }
                     self.inner.metrics.cache(name, "hit");
                     Some(value)
                 }
@@ -231,8 +291,10 @@ impl Cache {
     }
 
     /// Removes entries and moves their generations on, so that no read already under way
-    /// stores what it loaded before the change. A failed eviction is logged loudly: the
-    /// TTL bounds the staleness.
+    /// stores what it loaded before the change, and publishes the keys to every replica's
+    /// local tier; with a local tier of its own, returns once every replica that received
+    /// them has dropped its copies (or the acknowledgement timeout passed). A failed
+    /// eviction is logged loudly: the TTL bounds the staleness.
     pub async fn evict(&self, name: &str, keys: &[String]) {
         if keys.is_empty() || !self.inner.evicts {
             return;
@@ -240,23 +302,40 @@ impl Cache {
         let Some(mut conn) = self.inner.connection.clone() else {
             return;
         };
+        let full: Vec<String> = keys.iter().map(|key| self.key(name, key)).collect();
+        // This replica's own copies go at once; the others' before this returns.
+        let local = self.inner.local.as_ref();
+        if let Some(local) = local {
+            local.invalidate(full.iter().map(String::as_str));
+        }
+        let mut acks = local.map(local::LocalTier::expect_acks);
+        let invalidation = match (local, &acks) {
+            (Some(local), Some(acks)) => local::message(local.ack_channel(), acks.id(), &full),
+            _ => local::message("", 0, &full),
+        };
         let mut command = redis::cmd("EVAL");
         command.arg(EVICT).arg(keys.len() * 2);
-        for key in keys {
-            let full = self.key(name, key);
-            let generation = Self::generation_key(&full);
-            command.arg(full).arg(generation);
+        for full in &full {
+            command.arg(full).arg(Self::generation_key(full));
         }
-        command.arg(u64::try_from(GENERATION_TTL.as_millis()).unwrap_or(u64::MAX));
+        command
+            .arg(u64::try_from(GENERATION_TTL.as_millis()).unwrap_or(u64::MAX))
+            .arg(local::channel(&self.inner.prefix))
+            .arg(invalidation);
         // A lost eviction leaves a stale entry for its whole TTL, so it is worth a retry
         // where a read is not: a response timeout on a busy machine is the usual cause
         // (the load test found customers seeing PENDING payments for minutes). Evicting
         // twice is harmless.
         let mut attempt = 1;
         loop {
-            let result: Result<i64, _> = command.query_async(&mut conn).await;
+            let result: Result<u64, _> = command.query_async(&mut conn).await;
             match result {
-                Ok(_) => return,
+                Ok(receivers) => {
+                    if let Some(acks) = acks.take() {
+                        acks.wait(receivers, name).await;
+                    }
+                    return;
+                }
                 Err(err) if attempt < EVICT_ATTEMPTS => {
                     tracing::warn!(cache = name, attempt, error = %err, "cache eviction failed, retrying");
                     tokio::time::sleep(EVICT_RETRY_DELAY * attempt).await;

@@ -263,6 +263,44 @@ impl CacheConfig {
     }
 }
 
+/// The in-process tier in front of Redis (`<PREFIX>_CACHE_LOCAL_*`), for the caches a
+/// service chooses (inventory's products); see `platform::cache`.
+#[derive(Debug, Clone)]
+pub struct LocalCacheConfig {
+    /// Whether the tier is used at all.
+    pub enabled: bool,
+    /// How long a copy is kept (it is dropped sooner when the entry is evicted).
+    pub ttl: Duration,
+    /// How many entries are kept.
+    pub capacity: usize,
+    /// How long an eviction waits for every replica to drop its copy.
+    pub ack_timeout: Duration,
+}
+
+impl Default for LocalCacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl: Duration::from_secs(60),
+            capacity: 10_000,
+            ack_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl LocalCacheConfig {
+    /// Reads the section.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            enabled: env.get("CACHE_LOCAL_ENABLED", defaults.enabled)?,
+            ttl: env.millis("CACHE_LOCAL_TTL_MS", defaults.ttl)?,
+            capacity: env.get("CACHE_LOCAL_CAPACITY", defaults.capacity)?,
+            ack_timeout: env.millis("CACHE_LOCAL_ACK_TIMEOUT_MS", defaults.ack_timeout)?,
+        })
+    }
+}
+
 /// Convenience for adapters that need the secret as `&str`.
 pub fn expose(secret: &SecretString) -> &str {
     secret.expose_secret()

@@ -1,11 +1,13 @@
 //! The cache-aside contract on real Redis: a read that loaded before a write never stores
-//! what it loaded once the write has evicted the entry.
+//! what it loaded once the write has evicted the entry; the local tier's copies are gone
+//! from every replica once an eviction returns, and are not used while a replica may be
+//! missing invalidations.
 
 use std::time::Duration;
 
 use platform::{
     cache::{Cache, CacheStatus},
-    config::CacheConfig,
+    config::{CacheConfig, LocalCacheConfig},
     metrics::Metrics,
 };
 use secrecy::SecretString;
@@ -102,4 +104,147 @@ async fn an_eviction_drops_the_entry_for_every_later_read() {
         load(&cache, "v3").await,
         ("v2".to_owned(), CacheStatus::Hit)
     );
+}
+
+// The local tier: copies in the process, dropped by every replica before an eviction
+// returns.
+
+fn replica(test: &TestCache, url: &str) -> Cache {
+    Cache::new(
+        &CacheConfig {
+            url: SecretString::from(url.to_owned()),
+            prefix: test.prefix.clone(),
+            enabled: true,
+            timeout: Duration::from_secs(2),
+        },
+        Metrics::new(),
+    )
+    .with_local_tier(&["cart"], &LocalCacheConfig::default())
+}
+
+async fn until_local_tier(cache: &Cache, live: bool) {
+    let mut changes = cache.local_tier_live().expect("a local tier");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        changes.wait_for(|now| *now == live),
+    )
+    .await
+    .expect("the local tier changes state within 10 s")
+    .expect("the local tier is still there");
+}
+
+async fn redis(test: &TestCache) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(test.url.clone())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Deletes the Redis entry behind the cache's back (no eviction, no invalidation).
+async fn delete_in_redis(test: &TestCache, conn: &mut redis::aio::MultiplexedConnection) {
+    let deleted: u64 = redis::cmd("DEL")
+        .arg(format!("{}:cart::c1", test.prefix))
+        .query_async(conn)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1, "the entry was in Redis");
+}
+
+#[tokio::test]
+async fn a_local_copy_answers_reads_without_redis_until_the_entry_is_evicted() {
+    let test = TestCache::new("platform").await;
+    let cache = replica(&test, &test.url);
+    until_local_tier(&cache, true).await;
+    load(&cache, "v1").await;
+    // A read from Redis keeps a copy.
+    assert_eq!(
+        cache.get::<String>("cart", "c1").await.as_deref(),
+        Some("v1")
+    );
+    delete_in_redis(&test, &mut redis(&test).await).await;
+    assert_eq!(
+        load(&cache, "ignored").await,
+        ("v1".to_owned(), CacheStatus::Hit),
+        "the copy answered"
+    );
+    cache.evict("cart", &["c1".to_owned()]).await;
+    assert_eq!(
+        load(&cache, "v2").await,
+        ("v2".to_owned(), CacheStatus::Miss)
+    );
+}
+
+#[tokio::test]
+async fn an_eviction_returns_only_once_every_replica_dropped_its_copy() {
+    let test = TestCache::new("platform").await;
+    let (reader, writer) = (replica(&test, &test.url), replica(&test, &test.url));
+    until_local_tier(&reader, true).await;
+    until_local_tier(&writer, true).await;
+    load(&reader, "v1").await;
+    assert_eq!(
+        reader.get::<String>("cart", "c1").await.as_deref(),
+        Some("v1")
+    );
+    // The writer commits "v2" and evicts; the reader's very next read must not answer
+    // its copy of "v1".
+    writer.evict("cart", &["c1".to_owned()]).await;
+    assert_eq!(
+        load(&reader, "v2").await,
+        ("v2".to_owned(), CacheStatus::Miss)
+    );
+}
+
+#[tokio::test]
+async fn a_replica_that_lost_its_subscription_reads_through_redis_until_it_is_back() {
+    let test = TestCache::new("platform").await;
+    // Its own Redis user, so that killing its subscription touches no other test.
+    let user = format!("{}-user", test.prefix.replace(':', "-"));
+    let mut admin = redis(&test).await;
+    let () = redis::cmd("ACL")
+        .arg(&["SETUSER", &user, "on", ">secret", "~*", "&*", "+@all"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let mut url = reqwest::Url::parse(&test.url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("secret")).unwrap();
+    let cache = replica(&test, url.as_str());
+    until_local_tier(&cache, true).await;
+    load(&cache, "v1").await;
+    assert_eq!(
+        cache.get::<String>("cart", "c1").await.as_deref(),
+        Some("v1")
+    );
+
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "USER", &user, "TYPE", "pubsub"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(killed, 1, "the replica's subscription was killed");
+    until_local_tier(&cache, false).await;
+    // Invalidations published now would be lost to it, so its copy is gone.
+    delete_in_redis(&test, &mut admin).await;
+    assert_eq!(
+        load(&cache, "v2").await,
+        ("v2".to_owned(), CacheStatus::Miss)
+    );
+    // Subscribed again, it keeps copies again.
+    until_local_tier(&cache, true).await;
+    assert_eq!(
+        cache.get::<String>("cart", "c1").await.as_deref(),
+        Some("v2")
+    );
+    delete_in_redis(&test, &mut admin).await;
+    assert_eq!(
+        cache.get::<String>("cart", "c1").await.as_deref(),
+        Some("v2")
+    );
+    let () = redis::cmd("ACL")
+        .arg(&["DELUSER", &user])
+        .query_async::<u64>(&mut admin)
+        .await
+        .map(drop)
+        .unwrap();
 }

@@ -8,7 +8,7 @@ use gateway::{config::Config, startup::App};
 use inventory::config::Config as InventoryConfig;
 use platform::{
     auth::AuthConfig,
-    config::{AmqpConfig, CacheConfig, DatabaseConfig, Env, HttpConfig},
+    config::{AmqpConfig, CacheConfig, DatabaseConfig, Env, HttpConfig, LocalCacheConfig},
 };
 use secrecy::SecretString;
 use serde_json::Value;
@@ -90,6 +90,7 @@ impl InventoryInfra {
                 enabled: true,
                 timeout: Duration::from_millis(250),
             },
+            local_cache: LocalCacheConfig::default(),
             auth: self.idp.auth_config(),
             seed_demo: false,
             cache_eviction: true,

@@ -10,7 +10,7 @@ use lapin::{
     types::FieldTable,
 };
 use platform::{
-    config::{AmqpConfig, CacheConfig, DatabaseConfig, HttpConfig},
+    config::{AmqpConfig, CacheConfig, DatabaseConfig, HttpConfig, LocalCacheConfig},
     messaging::consumer::string_headers,
 };
 use secrecy::SecretString;
@@ -91,6 +91,7 @@ impl TestApp {
                 enabled: true,
                 timeout: Duration::from_millis(250),
             },
+            local_cache: LocalCacheConfig::default(),
             auth: idp.auth_config(),
             seed_demo: false,
             cache_eviction: true,
