@@ -292,9 +292,9 @@ impl Cache {
 
     /// Removes entries and moves their generations on, so that no read already under way
     /// stores what it loaded before the change, and publishes the keys to every replica's
-    /// local tier; with a local tier of its own, returns once every replica that received
-    /// them has dropped its copies (or the acknowledgement timeout passed). A failed
-    /// eviction is logged loudly: the TTL bounds the staleness.
+    /// local tier; with a subscribed local tier of its own, returns once every replica
+    /// that received them has dropped its copies (or the acknowledgement timeout passed).
+    /// A failed eviction is logged loudly: the TTL bounds the staleness.
     pub async fn evict(&self, name: &str, keys: &[String]) {
         if keys.is_empty() || !self.inner.evicts {
             return;
@@ -308,7 +308,11 @@ impl Cache {
         if let Some(local) = local {
             local.invalidate(full.iter().map(String::as_str));
         }
-        let mut acks = local.map(local::LocalTier::expect_acks);
+        // While this replica's own subscription is down the acknowledgements could not
+        // reach it: the others still drop their copies, unawaited.
+        let mut acks = local
+            .filter(|local| local.is_live())
+            .map(local::LocalTier::expect_acks);
         let invalidation = match (local, &acks) {
             (Some(local), Some(acks)) => local::message(local.ack_channel(), acks.id(), &full),
             _ => local::message("", 0, &full),

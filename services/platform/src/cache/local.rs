@@ -15,7 +15,8 @@
 //!
 //! A copy is only kept while the subscription is up: a replica whose subscription drops
 //! empties the tier and reads through Redis until it has subscribed again, because the
-//! invalidations published meanwhile are lost to it. Connection checks (`PING` on the
+//! invalidations published meanwhile are lost to it. Its own evictions meanwhile still
+//! reach the others but are not awaited (their acknowledgements could not reach it). Connection checks (`PING` on the
 //! subscription) find a silent connection within a few seconds; the entries' own TTL
 //! bounds what a replica cut off from Redis without noticing can serve.
 //!
