@@ -238,7 +238,7 @@ impl Cache {
         if let Some(raw) = local.and_then(|local| local.get(&full))
             && let Ok(value) = serde_json::from_str(&raw)
         {
-            self.inner.metrics.cache(name, "hit");
+            self.inner.metrics.cache(name, "local_hit");
             return Some(value);
         }
         let Some(mut conn) = self.connection() else {

@@ -109,7 +109,7 @@ impl Metrics {
         );
         registry.register(
             "cache_requests",
-            "Cache lookups by cache and result (hit, miss, error)",
+            "Cache lookups by cache and result (hit: from Redis, local_hit: from the process's local tier, miss, error)",
             cache_requests.clone(),
         );
         registry.register(

@@ -110,6 +110,10 @@ async fn an_eviction_drops_the_entry_for_every_later_read() {
 // returns.
 
 fn replica(test: &TestCache, url: &str) -> Cache {
+    replica_with(test, url, Metrics::new())
+}
+
+fn replica_with(test: &TestCache, url: &str, metrics: Metrics) -> Cache {
     Cache::new(
         &CacheConfig {
             url: SecretString::from(url.to_owned()),
@@ -117,7 +121,7 @@ fn replica(test: &TestCache, url: &str) -> Cache {
             enabled: true,
             timeout: Duration::from_secs(2),
         },
-        Metrics::new(),
+        metrics,
     )
     .with_local_tier(&["cart"], &LocalCacheConfig::default())
 }
@@ -154,7 +158,8 @@ async fn delete_in_redis(test: &TestCache, conn: &mut redis::aio::MultiplexedCon
 #[tokio::test]
 async fn a_local_copy_answers_reads_without_redis_until_the_entry_is_evicted() {
     let test = TestCache::new("platform").await;
-    let cache = replica(&test, &test.url);
+    let metrics = Metrics::new();
+    let cache = replica_with(&test, &test.url, metrics.clone());
     until_local_tier(&cache, true).await;
     load(&cache, "v1").await;
     // A read from Redis keeps a copy.
@@ -168,6 +173,15 @@ async fn a_local_copy_answers_reads_without_redis_until_the_entry_is_evicted() {
         ("v1".to_owned(), CacheStatus::Hit),
         "the copy answered"
     );
+    let text = metrics.render();
+    for (result, count) in [("miss", 1), ("hit", 1), ("local_hit", 1)] {
+        assert!(
+            text.contains(&format!(
+                r#"cache_requests_total{{cache="cart",result="{result}"}} {count}"#
+            )),
+            "{result}: {text}"
+        );
+    }
     cache.evict("cart", &["c1".to_owned()]).await;
     assert_eq!(
         load(&cache, "v2").await,
