@@ -145,6 +145,11 @@ async fn redis(test: &TestCache) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
+/// What a plain read (no loading) answers.
+async fn cached(cache: &Cache) -> Option<String> {
+    cache.get("cart", "c1").await
+}
+
 /// Deletes the Redis entry behind the cache's back (no eviction, no invalidation).
 async fn delete_in_redis(test: &TestCache, conn: &mut redis::aio::MultiplexedConnection) {
     let deleted: u64 = redis::cmd("DEL")
@@ -163,10 +168,7 @@ async fn a_local_copy_answers_reads_without_redis_until_the_entry_is_evicted() {
     until_local_tier(&cache, true).await;
     load(&cache, "v1").await;
     // A read from Redis keeps a copy.
-    assert_eq!(
-        cache.get::<String>("cart", "c1").await.as_deref(),
-        Some("v1")
-    );
+    assert_eq!(cached(&cache).await.as_deref(), Some("v1"));
     delete_in_redis(&test, &mut redis(&test).await).await;
     assert_eq!(
         load(&cache, "ignored").await,
@@ -196,10 +198,7 @@ async fn an_eviction_returns_only_once_every_replica_dropped_its_copy() {
     until_local_tier(&reader, true).await;
     until_local_tier(&writer, true).await;
     load(&reader, "v1").await;
-    assert_eq!(
-        reader.get::<String>("cart", "c1").await.as_deref(),
-        Some("v1")
-    );
+    assert_eq!(cached(&reader).await.as_deref(), Some("v1"));
     // The writer commits "v2" and evicts; the reader's very next read must not answer
     // its copy of "v1".
     writer.evict("cart", &["c1".to_owned()]).await;
@@ -226,10 +225,7 @@ async fn a_replica_that_lost_its_subscription_reads_through_redis_until_it_is_ba
     let cache = replica(&test, url.as_str());
     until_local_tier(&cache, true).await;
     load(&cache, "v1").await;
-    assert_eq!(
-        cache.get::<String>("cart", "c1").await.as_deref(),
-        Some("v1")
-    );
+    assert_eq!(cached(&cache).await.as_deref(), Some("v1"));
 
     let killed: u64 = redis::cmd("CLIENT")
         .arg(&["KILL", "USER", &user, "TYPE", "pubsub"])
@@ -246,15 +242,9 @@ async fn a_replica_that_lost_its_subscription_reads_through_redis_until_it_is_ba
     );
     // Subscribed again, it keeps copies again.
     until_local_tier(&cache, true).await;
-    assert_eq!(
-        cache.get::<String>("cart", "c1").await.as_deref(),
-        Some("v2")
-    );
+    assert_eq!(cached(&cache).await.as_deref(), Some("v2"));
     delete_in_redis(&test, &mut admin).await;
-    assert_eq!(
-        cache.get::<String>("cart", "c1").await.as_deref(),
-        Some("v2")
-    );
+    assert_eq!(cached(&cache).await.as_deref(), Some("v2"));
     let () = redis::cmd("ACL")
         .arg(&["DELUSER", &user])
         .query_async::<u64>(&mut admin)
