@@ -86,3 +86,26 @@ async fn a_remembered_token_stops_validating_once_its_key_has_left_the_jwks() {
     assert_eq!(auth.authenticate(&new).await.expect("new key").id, "erin");
     assert_invalid(auth.authenticate(&old).await, "token of a retired key");
 }
+
+#[tokio::test]
+async fn a_remembered_token_changed_in_one_character_is_verified_again_and_refused() {
+    let idp = TestIdp::start().await;
+    let auth = authenticator(&idp, 100);
+    let genuine = idp.customer("frank");
+    auth.authenticate(&genuine).await.expect("valid token");
+    // Same header and signature, one character of the claims changed: the cache must
+    // not answer for it (it compares whole tokens), and the signature check refuses it.
+    let (header, rest) = genuine.split_once('.').expect("a JWT");
+    let (claims, signature) = rest.split_once('.').expect("a JWT");
+    let mut changed: Vec<char> = claims.chars().collect();
+    changed[10] = if changed[10] == 'A' { 'B' } else { 'A' };
+    let altered = format!(
+        "{header}.{}.{signature}",
+        changed.into_iter().collect::<String>()
+    );
+    assert_invalid(auth.authenticate(&altered).await, "altered token");
+    assert_eq!(
+        auth.authenticate(&genuine).await.expect("valid").id,
+        "frank"
+    );
+}
