@@ -82,11 +82,15 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         readers: usize,
     },
-    /// Serves the bare axum baseline (a fixed product JSON) until killed.
+    /// Serves the bare axum baseline (a fixed product JSON) until killed, or with
+    /// `--proxy-to` a bare proxy forwarding every request to a running baseline.
     Baseline {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        /// Forward to this baseline (`http://host:port`) instead of answering.
+        #[arg(long)]
+        proxy_to: Option<String>,
     },
 }
 
@@ -180,8 +184,8 @@ fn main() -> ExitCode {
 /// Runs the command; `Ok(false)` when a threshold failed.
 async fn execute(command: Command) -> Result<bool> {
     let (results, json) = match command {
-        Command::Baseline { listen } => {
-            loadtest::baseline::serve(listen).await?;
+        Command::Baseline { listen, proxy_to } => {
+            loadtest::baseline::serve(listen, proxy_to.as_deref()).await?;
             return Ok(true);
         }
         Command::Staleness {

@@ -10,7 +10,8 @@
 //! 2. the mixed journeys with the SLO thresholds, sampling every service's RSS;
 //! 3. two workers on disjoint user ranges and `loadtest merge`;
 //! 4. caching: cold and warm with the cache on; the baseline again (the ratio is taken
-//!    against the faster of its two runs); the staleness check; the cache off;
+//!    against the faster of its two runs) and once behind a bare proxy (what one hop
+//!    costs); the staleness check; the cache off;
 //! 5. scaling: 1, 2 and 4 replicas of the scaled service, each in a cgroup with a CPU
 //!    quota (as a Kubernetes CPU limit is enforced), in rounds whose medians give the
 //!    efficiencies, then a replica added and one killed mid-run.
@@ -329,6 +330,9 @@ async fn experiments(
     report
         .baselines
         .push(BaselineRun::measure(load, catalog, seconds, "baseline-2").await?);
+    println!("==> baseline behind a bare proxy");
+    report.proxied =
+        Some(BaselineRun::measure_proxied(load, catalog, seconds, "baseline-proxied").await?);
     report.staleness = Some(load.staleness(&services::gateway_url())?);
 
     println!("==> caching: off");
@@ -594,11 +598,14 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn start(loadtest: &Path) -> Result<Self> {
-        let mut child = Command::new(loadtest)
-            .args(["baseline", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()?;
+    /// The baseline, or with `proxy_to` the bare proxy in front of that baseline URL.
+    fn start(loadtest: &Path, proxy_to: Option<&str>) -> Result<Self> {
+        let mut command = Command::new(loadtest);
+        command.args(["baseline", "--listen", "127.0.0.1:0"]);
+        if let Some(url) = proxy_to {
+            command.args(["--proxy-to", url]);
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn()?;
         let stdout = child.stdout.take().context("baseline stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
@@ -620,26 +627,56 @@ impl Baseline {
 #[derive(Debug)]
 struct BaselineRun {
     results: Value,
-    /// CPU the handler and the load client used.
+    /// CPU the handler (and the bare proxy, if any) and the load client used.
     cpu: CpuSample,
 }
 
 impl BaselineRun {
     async fn measure(load: &Load, catalog: &[&str], seconds: &str, label: &str) -> Result<Self> {
-        let mut baseline = Baseline::start(&load.bin)?;
-        let server = vec![("bare axum".to_owned(), baseline.child.id())];
-        let before = CpuSample::take(&server, None).await;
-        let results = load.run(
-            label,
-            &baseline.url,
-            &[catalog, &["--run-time", seconds]].concat(),
-        );
-        let cpu = CpuSample::take(&server, None).await.since(&before);
+        let mut baseline = Baseline::start(&load.bin, None)?;
+        let servers = vec![("bare axum".to_owned(), baseline.child.id())];
+        let run = Self::load(load, catalog, seconds, label, &baseline.url, &servers).await;
         baseline.stop();
-        Ok(Self {
-            results: results?,
-            cpu,
-        })
+        run
+    }
+
+    /// The same read with one bare proxy hop in front of the handler.
+    async fn measure_proxied(
+        load: &Load,
+        catalog: &[&str],
+        seconds: &str,
+        label: &str,
+    ) -> Result<Self> {
+        let mut baseline = Baseline::start(&load.bin, None)?;
+        let mut proxy = match Baseline::start(&load.bin, Some(&baseline.url)) {
+            Ok(proxy) => proxy,
+            Err(err) => {
+                baseline.stop();
+                return Err(err);
+            }
+        };
+        let servers = vec![
+            ("bare axum".to_owned(), baseline.child.id()),
+            ("bare proxy".to_owned(), proxy.child.id()),
+        ];
+        let run = Self::load(load, catalog, seconds, label, &proxy.url, &servers).await;
+        proxy.stop();
+        baseline.stop();
+        run
+    }
+
+    async fn load(
+        load: &Load,
+        catalog: &[&str],
+        seconds: &str,
+        label: &str,
+        url: &str,
+        servers: &[(String, u32)],
+    ) -> Result<Self> {
+        let before = CpuSample::take(servers, None).await;
+        let results = load.run(label, url, &[catalog, &["--run-time", seconds]].concat())?;
+        let cpu = CpuSample::take(servers, None).await.since(&before);
+        Ok(Self { results, cpu })
     }
 
     fn reads_per_s(&self) -> f64 {
@@ -1153,6 +1190,8 @@ async fn redis_cpu_secs(redis_url: &str) -> Result<f64> {
 struct Report {
     /// Before the shop starts and again after its warm cached phase.
     baselines: Vec<BaselineRun>,
+    /// The baseline behind a bare proxy: what one hop costs.
+    proxied: Option<BaselineRun>,
     cpu_warm: CpuSample,
     slo: Option<Value>,
     rss: BTreeMap<String, u64>,
@@ -1302,34 +1341,47 @@ fn joined(values: &[f64], decimals: usize) -> String {
 
 /// CPU per read of each process in the baseline and the warm cached run: steadier than
 /// throughput, which on a shared machine moves with whatever else runs.
-fn cpu_table(baseline: &CpuSample, warm: &CpuSample, base_reads: f64, shop_reads: f64) -> String {
+/// CPU per read of every process in each column (a run: its label, CPU and reads).
+fn cpu_table(columns: &[(&str, &CpuSample, f64)]) -> String {
     let mut md = String::from(
-        "CPU per read (µs of user + system time, every thread; the load client's too):\n\n| process | baseline | shop, cache warm |\n|---|---:|---:|\n",
+        "CPU per read (µs of user + system time, every thread; the load client's too):\n\n| process |",
     );
+    for (label, _, _) in columns {
+        let _ = write!(md, " {label} |");
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---:|".repeat(columns.len()));
+    md.push('\n');
     // µs per read, or a dash without reads or without the process.
     let per_read = |secs: Option<f64>, reads: f64| match secs {
         Some(secs) if reads > 0.0 => format!("{:.1}", secs * 1e6 / reads),
         _ => "–".to_owned(),
     };
-    let mut ids: Vec<&String> = baseline.0.keys().chain(warm.0.keys()).collect();
+    let mut ids: Vec<&String> = columns
+        .iter()
+        .flat_map(|(_, cpu, reads)| {
+            // Processes a run hardly used (the other services in the shop's warm run)
+            // would only add noise.
+            cpu.0
+                .iter()
+                .filter(move |(_, secs)| **secs * 1e6 / reads.max(1.0) >= 1.0)
+                .map(|(id, _)| id)
+        })
+        .collect();
     ids.sort();
     ids.dedup();
-    // Processes the warm run did not use (the other services) would only add noise.
-    ids.retain(|id| baseline.0.contains_key(*id) || warm.0[*id] * 1e6 / shop_reads.max(1.0) >= 1.0);
     for id in ids {
-        let _ = writeln!(
-            md,
-            "| {id} | {} | {} |",
-            per_read(baseline.0.get(id).copied(), base_reads),
-            per_read(warm.0.get(id).copied(), shop_reads)
-        );
+        let _ = write!(md, "| {id} |");
+        for (_, cpu, reads) in columns {
+            let _ = write!(md, " {} |", per_read(cpu.0.get(id).copied(), *reads));
+        }
+        md.push('\n');
     }
-    let _ = writeln!(
-        md,
-        "| **all** | {} | {} |\n",
-        per_read(Some(baseline.0.values().sum()), base_reads),
-        per_read(Some(warm.0.values().sum()), shop_reads)
-    );
+    md.push_str("| **all** |");
+    for (_, cpu, reads) in columns {
+        let _ = write!(md, " {} |", per_read(Some(cpu.0.values().sum()), *reads));
+    }
+    md.push_str("\n\n");
     md
 }
 
@@ -1369,6 +1421,12 @@ impl Report {
             .zip(baseline_labels)
             .map(|(run, label)| (label, view(&run.results)))
             .collect();
+        if let Some(proxied) = &self.proxied {
+            rows.push((
+                "bare axum behind a bare proxy (one hop, nothing else)",
+                view(&proxied.results),
+            ));
+        }
         if let Some(warm) = warm {
             rows.push(("shop, cache warm", view(&warm["results"])));
         }
@@ -1400,12 +1458,24 @@ impl Report {
                 "\nShop / baseline throughput: **{ratio:.2}×** (target ≥ 0.5×), against the faster of the baseline's two runs, which differed by {:.0} %: a baseline run slowed by something else on the machine would flatter the shop.\n",
                 (1.0 - slowest / base.reads_per_s().max(f64::MIN_POSITIVE)) * 100.0
             );
-            md.push_str(&cpu_table(
-                &base.cpu,
-                &self.cpu_warm,
-                num(&tx(&base.results, "view product")["count"]),
-                num(&shop["count"]),
-            ));
+            let base_reads = num(&tx(&base.results, "view product")["count"]);
+            let mut columns = vec![("baseline", &base.cpu, base_reads)];
+            if let Some(proxied) = &self.proxied {
+                let hop = proxied.reads_per_s() / base.reads_per_s().max(f64::MIN_POSITIVE);
+                let _ = writeln!(
+                    md,
+                    "The same read behind a bare proxy (hyper's pooled client forwarding to the baseline, nothing else): **{hop:.2}×** the baseline, so one extra hop alone costs {:.0} % of the throughput on this machine, before any gateway or service logic; the shop reaches {:.0} % of that.\n",
+                    (1.0 - hop) * 100.0,
+                    ratio / hop.max(f64::MIN_POSITIVE) * 100.0
+                );
+                columns.push((
+                    "baseline behind a bare proxy",
+                    &proxied.cpu,
+                    num(&tx(&proxied.results, "view product")["count"]),
+                ));
+            }
+            columns.push(("shop, cache warm", &self.cpu_warm, num(&shop["count"])));
+            md.push_str(&cpu_table(&columns));
         }
 
         md.push_str("## Mixed journeys with the SLO thresholds\n\n");
