@@ -1339,9 +1339,9 @@ fn joined(values: &[f64], decimals: usize) -> String {
         .join(", ")
 }
 
-/// CPU per read of each process in the baseline and the warm cached run: steadier than
-/// throughput, which on a shared machine moves with whatever else runs.
-/// CPU per read of every process in each column (a run: its label, CPU and reads).
+/// CPU per read of every process in each column (a run: its label, CPU and reads), for
+/// the baselines and the warm cached run: steadier than throughput, which on a shared
+/// machine moves with whatever else runs.
 fn cpu_table(columns: &[(&str, &CpuSample, f64)]) -> String {
     let mut md = String::from(
         "CPU per read (µs of user + system time, every thread; the load client's too):\n\n| process |",
