@@ -61,7 +61,7 @@ pub async fn observe(
     metrics
         .http_requests
         .get_or_create(&HttpLabels {
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             route: route.to_owned(),
             status,
         })
@@ -69,7 +69,7 @@ pub async fn observe(
     metrics
         .http_duration
         .get_or_create(&RouteLabels {
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             route: route.to_owned(),
         })
         .observe(elapsed.as_secs_f64());

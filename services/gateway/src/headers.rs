@@ -11,7 +11,7 @@
 //! Downstream: only hop-by-hop headers are dropped; `x-instance`, `x-cache` and the rest
 //! of the upstream's answer reach the client as sent.
 
-use std::net::IpAddr;
+use std::{fmt::Write as _, net::IpAddr};
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
@@ -41,6 +41,11 @@ const BROWSER: [&str; 3] = ["cookie", "accept-language", "upgrade-insecure-reque
 const BROWSER_PREFIXES: [&str; 2] = ["sec-fetch-", "sec-ch-ua"];
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them, and a look at each name is cheaper than ten
+    // removals, each of which hashes its name. A `Connection` header is one of them.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -64,13 +69,13 @@ fn is_browser_header(name: &HeaderName) -> bool {
             .any(|prefix| name.starts_with(prefix))
 }
 
-/// The headers to send upstream for a request that arrived with `incoming` from `peer`.
+/// The headers to send upstream for a request that arrived with `headers` from `peer`
+/// (changed in place: the request's own map, not a copy).
 pub fn upstream_request(
-    incoming: &HeaderMap,
+    mut headers: HeaderMap,
     peer: Option<IpAddr>,
     trust_forwarded: bool,
 ) -> HeaderMap {
-    let mut headers = incoming.clone();
     remove_hop_by_hop(&mut headers);
     let browser: Vec<HeaderName> = headers
         .keys()
@@ -82,21 +87,24 @@ pub fn upstream_request(
     }
 
     if let Some(peer) = peer {
-        let chain = incoming
+        let mut chain = String::with_capacity(48);
+        for part in headers
             .get_all(X_FORWARDED_FOR)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .chain(std::iter::once(peer.to_string().as_str()))
             .map(str::trim)
             .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
+        {
+            chain.push_str(part);
+            chain.push_str(", ");
+        }
+        let _ = write!(chain, "{peer}");
         if let Ok(value) = HeaderValue::from_str(&chain) {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
     let proto_from_client = trust_forwarded
-        && incoming
+        && headers
             .get(X_FORWARDED_PROTO)
             .is_some_and(|value| value == "http" || value == "https");
     if !proto_from_client {
@@ -188,7 +196,7 @@ mod tests {
                 "kept: not a browser-fingerprint header",
             ),
         ]);
-        let out = upstream_request(&incoming, PEER, false);
+        let out = upstream_request(incoming.clone(), PEER, false);
         assert_eq!(
             names(&out),
             vec![
@@ -209,7 +217,7 @@ mod tests {
 
     #[test]
     fn the_client_address_is_appended_to_x_forwarded_for() {
-        let out = upstream_request(&headers(&[]), PEER, false);
+        let out = upstream_request(headers(&[]), PEER, false);
         assert_eq!(out[X_FORWARDED_FOR], "10.0.0.7");
         assert_eq!(out[X_FORWARDED_PROTO], "http");
 
@@ -217,13 +225,13 @@ mod tests {
             ("x-forwarded-for", "203.0.113.9, 198.51.100.2"),
             ("x-forwarded-proto", "https"),
         ]);
-        let out = upstream_request(&incoming, PEER, false);
+        let out = upstream_request(incoming.clone(), PEER, false);
         assert_eq!(out[X_FORWARDED_FOR], "203.0.113.9, 198.51.100.2, 10.0.0.7");
         assert_eq!(
             out[X_FORWARDED_PROTO], "http",
             "an untrusted client cannot claim https"
         );
-        let trusted = upstream_request(&incoming, PEER, true);
+        let trusted = upstream_request(incoming, PEER, true);
         assert_eq!(trusted[X_FORWARDED_PROTO], "https");
     }
 

@@ -62,10 +62,8 @@ pub fn router(state: AppState, instance_id: &str) -> Router {
         })
         .fallback(proxy_fallback)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            access::observe,
-        ))
+        // One `layer` call: each wraps every route in another boxed service, cloned for
+        // every request.
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(
@@ -77,7 +75,11 @@ pub fn router(state: AppState, instance_id: &str) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // Proxied answers carry the replica's `x-instance`; only the gateway's
                 // own answers get the gateway's.
-                .layer(SetResponseHeaderLayer::if_not_present(INSTANCE, instance)),
+                .layer(SetResponseHeaderLayer::if_not_present(INSTANCE, instance))
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    access::observe,
+                )),
         )
 }
 

@@ -49,6 +49,7 @@ pub struct HttpContext {
 pub fn apply(router: Router, ctx: HttpContext) -> Router {
     let instance = HeaderValue::from_str(&ctx.instance_id)
         .unwrap_or_else(|_| HeaderValue::from_static("invalid-instance-id"));
+    let body_limit_bytes = ctx.body_limit_bytes;
     router
         .fallback(|| async { ErrorResponse::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
@@ -57,9 +58,8 @@ pub fn apply(router: Router, ctx: HttpContext) -> Router {
                 "method not allowed on this route",
             )
         })
-        .layer(axum::extract::DefaultBodyLimit::max(ctx.body_limit_bytes))
-        // Shared, not cloned per request: the context holds a dozen reference counts.
-        .layer(axum::middleware::from_fn_with_state(Arc::new(ctx), observe))
+        // One `layer` call: each wraps every route in another boxed service, cloned for
+        // every request.
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(
@@ -69,7 +69,10 @@ pub fn apply(router: Router, ctx: HttpContext) -> Router {
                 ))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(SetResponseHeaderLayer::overriding(INSTANCE, instance)),
+                .layer(SetResponseHeaderLayer::overriding(INSTANCE, instance))
+                // Shared, not cloned per request: the context holds a dozen reference counts.
+                .layer(axum::middleware::from_fn_with_state(Arc::new(ctx), observe))
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit_bytes)),
         )
 }
 
@@ -121,7 +124,7 @@ pub async fn observe(
     ctx.metrics
         .http_requests
         .get_or_create(&crate::metrics::HttpLabels {
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             route: route.clone(),
             status,
         })
@@ -129,7 +132,7 @@ pub async fn observe(
     ctx.metrics
         .http_duration
         .get_or_create(&crate::metrics::RouteLabels {
-            method: method.to_string(),
+            method: method.as_str().to_owned(),
             route: route.clone(),
         })
         .observe(elapsed.as_secs_f64());
