@@ -217,7 +217,7 @@ fn unknown_customer(id: &str) -> CustomerSummary {
 }
 
 /// A cart as cached (the customer id is the key).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct CachedCart {
     id: Option<i64>,
     products: Vec<crate::domain::Line>,

@@ -211,7 +211,15 @@ impl Cache {
 
     /// The full Redis key of `key` in cache `name`.
     pub fn key(&self, name: &str, key: &str) -> String {
-        format!("{}:{name}::{key}", self.inner.prefix)
+        // Built by hand: `format!` costs several times as much, on every cached read.
+        let prefix = &self.inner.prefix;
+        let mut full = String::with_capacity(prefix.len() + name.len() + key.len() + 3);
+        full.push_str(prefix);
+        full.push(':');
+        full.push_str(name);
+        full.push_str("::");
+        full.push_str(key);
+        full
     }
 
     fn generation_key(full_key: &str) -> String {
@@ -232,14 +240,17 @@ impl Cache {
     }
 
     /// The cached value, or `None` on a miss or any failure.
-    pub async fn get<T: DeserializeOwned>(&self, name: &str, key: &str) -> Option<T> {
+    pub async fn get<T>(&self, name: &str, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
         let full = self.key(name, key);
         let local = self.inner.local.as_ref().filter(|local| local.serves(name));
-        if let Some(raw) = local.and_then(|local| local.get(&full))
-            && let Ok(value) = serde_json::from_str(&raw)
+        if let Some(value) = local.and_then(|local| local.get(&full))
+            && let Some(value) = value.downcast_ref::<T>()
         {
             self.inner.metrics.cache(name, "local_hit");
-            return Some(value);
+            return Some(value.clone());
         }
         let Some(mut conn) = self.connection() else {
             self.inner.metrics.cache(name, "miss");
@@ -248,10 +259,10 @@ impl Cache {
         let fill = local.and_then(|local| local.start_fill().map(|ticket| (local, ticket)));
         let raw: Result<Option<String>, _> = conn.get(&full).await;
         match raw {
-            Ok(Some(raw)) => match serde_json::from_str(&raw) {
+            Ok(Some(raw)) => match serde_json::from_str::<T>(&raw) {
                 Ok(value) => {
                     if let Some((local, ticket)) = fill {
-                        local.finish_fill(ticket, full, &raw);
+                        local.finish_fill(ticket, full, Arc::new(value.clone()));
                     }
                     self.inner.metrics.cache(name, "hit");
                     Some(value)
@@ -363,7 +374,7 @@ impl Cache {
         load: F,
     ) -> Result<(T, CacheStatus), E>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,
     {
         if let Some(value) = self.get(name, key).await {
