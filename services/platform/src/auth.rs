@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// Verified tokens remembered by default: one per active user of a busy replica, about
-/// 200 bytes each.
+/// 1.5 KB each (the token and its user).
 const DEFAULT_TOKEN_CACHE_SIZE: usize = 10_000;
 
 /// Auth settings.
@@ -215,8 +215,9 @@ struct Inner {
     refresh: Mutex<()>,
     /// Tokens verified already, keyed by the token itself: a lookup hashes it (foldhash,
     /// seeded per process) and compares it whole, which costs a fraction of a SHA-256
-    /// of it. Only tokens that passed verification are stored, ~1 KB each, so the
-    /// default 10,000 hold ~10 MB at most. The key is the user's own copy of the token.
+    /// of it. Only tokens that passed verification are stored, ~1.5 KB each with their
+    /// user, so the default 10,000 hold ~15 MB at most. The key is the user's own copy of
+    /// the token.
     verified: Option<quick_cache::sync::Cache<Arc<str>, Verified>>,
 }
 
