@@ -1486,7 +1486,7 @@ impl Report {
                 .fold(f64::INFINITY, f64::min);
             let _ = writeln!(
                 md,
-                "\nShop / baseline throughput: **{ratio:.2}×** (target ≥ 0.5×): the faster of the shop's two warm runs (they differed by {:.0} %) against the faster of the baseline's two (they differed by {:.0} %). Runs of one build on this machine move by a third between runs, so each side gets its better of two runs spread over the same stretch: one side's best against the other's single run would favour the side that ran twice.\n",
+                "\nShop / baseline throughput: **{ratio:.2}×** (target ≥ 0.5×): the faster of the shop's two warm runs (they differed by {:.0} %) against the faster of the baseline's two (they differed by {:.0} %): each side's better of two runs spread over the same stretch, since one side's best against the other's single run would favour the side that ran twice.\n",
                 spread(num(&shop["throughput_per_s"]), slowest_warm),
                 spread(base.reads_per_s(), slowest),
             );
